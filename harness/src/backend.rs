@@ -1,0 +1,167 @@
+//! The backend facade: the few primitives the engine needs, taken from whichever runtime runs the
+//! current execution.
+//!
+//! Scenario and model code never names `shuttle` or `loom`; it spawns threads through
+//! [`crate::Ctx::spawn`] and reaches shared state through model steps, which this module turns into
+//! operations of the active runtime. Both runtimes are compiled in when the `loom` feature is on, and
+//! the runtime is chosen per run rather than per build: a counterexample that loom finds is
+//! minimized and replayed on shuttle's deterministic scheduler, so the replay string and snapshot of
+//! a bug are the same whichever backend found it.
+//!
+//! Architecture invariant: nothing here is a scheduling point unless the runtime makes it one; the
+//! only scheduling points of a model are the lock, wait and notify calls of [`Lock`].
+
+use std::cell::Cell;
+
+/// The runtime that executes scenario code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Backend {
+    /// shuttle: randomized, PCT and depth-first schedulers, and our own step-level controller.
+    Shuttle,
+    /// loom: exhaustive exploration with dynamic partial-order reduction.
+    #[cfg(feature = "loom")]
+    Loom,
+}
+
+impl Backend {
+    /// The name used in snapshot names and reports (`shuttle`, `loom`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Shuttle => "shuttle",
+            #[cfg(feature = "loom")]
+            Backend::Loom => "loom",
+        }
+    }
+}
+
+std::thread_local! {
+    // Both runtimes run every task of an execution as a coroutine on the OS thread that started the
+    // run, so an OS-thread-local value set around the run is visible to all of its tasks.
+    static ACTIVE: Cell<Option<Backend>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with `backend` recorded as the runtime of this OS thread's executions.
+pub(crate) fn with_backend<R>(backend: Backend, f: impl FnOnce() -> R) -> R {
+    struct Reset(Option<Backend>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            ACTIVE.with(|a| a.set(self.0));
+        }
+    }
+    let _reset = Reset(ACTIVE.with(|a| a.replace(Some(backend))));
+    f()
+}
+
+/// The runtime of the execution running on this OS thread.
+///
+/// # Panics
+/// When called outside an exploration: models and scenarios only run inside one.
+pub(crate) fn active() -> Backend {
+    ACTIVE
+        .with(|a| a.get())
+        .expect("interleave primitives are only usable inside an exploration started by the harness")
+}
+
+/// The identity of a backend thread, comparable within one execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ThreadKey {
+    Shuttle(shuttle::thread::ThreadId),
+    #[cfg(feature = "loom")]
+    Loom(loom::thread::ThreadId),
+}
+
+/// The identity of the calling backend thread.
+pub(crate) fn current_thread() -> ThreadKey {
+    match active() {
+        Backend::Shuttle => ThreadKey::Shuttle(shuttle::thread::current().id()),
+        #[cfg(feature = "loom")]
+        Backend::Loom => ThreadKey::Loom(loom::thread::current().id()),
+    }
+}
+
+/// A backend thread's handle.
+pub(crate) enum RawJoinHandle<T> {
+    Shuttle(shuttle::thread::JoinHandle<T>),
+    #[cfg(feature = "loom")]
+    Loom(loom::thread::JoinHandle<T>),
+}
+
+impl<T> RawJoinHandle<T> {
+    /// Waits for the thread; `Err` carries its panic payload.
+    pub(crate) fn join(self) -> std::thread::Result<T> {
+        match self {
+            RawJoinHandle::Shuttle(h) => h.join(),
+            #[cfg(feature = "loom")]
+            RawJoinHandle::Loom(h) => h.join(),
+        }
+    }
+}
+
+/// Spawns a backend thread.
+pub(crate) fn spawn<F, T>(f: F) -> RawJoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match active() {
+        Backend::Shuttle => RawJoinHandle::Shuttle(shuttle::thread::spawn(f)),
+        #[cfg(feature = "loom")]
+        Backend::Loom => RawJoinHandle::Loom(loom::thread::spawn(f)),
+    }
+}
+
+/// The one lock and condition variable of an execution's world: every model step takes it, so the
+/// runtime sees every step as a scheduling point and every pair of steps as dependent.
+pub(crate) enum Lock {
+    Shuttle(shuttle::sync::Mutex<()>, shuttle::sync::Condvar),
+    #[cfg(feature = "loom")]
+    Loom(loom::sync::Mutex<()>, loom::sync::Condvar),
+}
+
+/// A held [`Lock`].
+pub(crate) enum Guard<'a> {
+    Shuttle(shuttle::sync::MutexGuard<'a, ()>),
+    #[cfg(feature = "loom")]
+    Loom(loom::sync::MutexGuard<'a, ()>),
+}
+
+impl Lock {
+    /// A new lock of the active runtime.
+    pub(crate) fn new() -> Lock {
+        match active() {
+            Backend::Shuttle => Lock::Shuttle(shuttle::sync::Mutex::new(()), shuttle::sync::Condvar::new()),
+            #[cfg(feature = "loom")]
+            Backend::Loom => Lock::Loom(loom::sync::Mutex::new(()), loom::sync::Condvar::new()),
+        }
+    }
+
+    /// Takes the lock (a scheduling point). A poisoned lock is taken anyway: the panic that
+    /// poisoned it is already being reported.
+    pub(crate) fn lock(&self) -> Guard<'_> {
+        match self {
+            Lock::Shuttle(m, _) => Guard::Shuttle(m.lock().unwrap_or_else(|e| e.into_inner())),
+            #[cfg(feature = "loom")]
+            Lock::Loom(m, _) => Guard::Loom(m.lock().unwrap_or_else(|e| e.into_inner())),
+        }
+    }
+
+    /// Releases the lock, waits for a notification and takes it again.
+    pub(crate) fn wait<'a>(&'a self, guard: Guard<'a>) -> Guard<'a> {
+        match (self, guard) {
+            (Lock::Shuttle(_, cv), Guard::Shuttle(g)) => Guard::Shuttle(cv.wait(g).unwrap_or_else(|e| e.into_inner())),
+            #[cfg(feature = "loom")]
+            (Lock::Loom(_, cv), Guard::Loom(g)) => Guard::Loom(cv.wait(g).unwrap_or_else(|e| e.into_inner())),
+            #[cfg(feature = "loom")]
+            _ => unreachable!("a guard always belongs to the lock it came from"),
+        }
+    }
+
+    /// Wakes every waiter.
+    pub(crate) fn notify_all(&self) {
+        match self {
+            Lock::Shuttle(_, cv) => cv.notify_all(),
+            #[cfg(feature = "loom")]
+            Lock::Loom(_, cv) => cv.notify_all(),
+        }
+    }
+}

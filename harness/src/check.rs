@@ -1,0 +1,400 @@
+//! Checking a variant: explore with a strategy, decide the outcome against the expectation,
+//! minimize any counterexample and render it with its replay string.
+
+use crate::bounded;
+use crate::error::{Error, ErrorKind};
+use crate::explore::{replay_order, shuttle_free, FreeResult};
+use crate::replay::ReplayString;
+use crate::scenario::{Expect, Scenario, Variant};
+use crate::strategy::Strategy;
+use crate::world::ExecOutcome;
+use serde::Serialize;
+use shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler, UrwRandomScheduler};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Options of a check.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// The strategy.
+    pub strategy: Strategy,
+    /// Executions per run (random, pct, urw), the cap of `dfs`, and the budget of `bounded`.
+    pub iterations: usize,
+    /// The run's seed; execution seeds derive from it.
+    pub seed: u64,
+    /// The `interleave` executable, which runs loom explorations in child processes.
+    pub child_exe: Option<PathBuf>,
+    /// Executions the minimizer may spend.
+    pub minimize_budget: usize,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            strategy: Strategy::DEFAULT,
+            iterations: 10_000,
+            seed: 0,
+            child_exe: None,
+            minimize_budget: 50_000,
+        }
+    }
+}
+
+/// One exploration that contributed to a verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    /// What ran: `random`, `pct(depth 3)`, `loom unbounded`, `loom preemption bound 2`, …
+    pub run: String,
+    /// Executions it ran.
+    pub executions: usize,
+    /// Whether it explored its whole space.
+    pub complete: bool,
+    /// The invariant it found violated, if any.
+    pub violated: Option<String>,
+}
+
+/// A witness and whether any execution reached it.
+#[derive(Clone, Debug, Serialize)]
+pub struct WitnessReport {
+    /// The witness's name.
+    pub name: String,
+    /// Whether some execution reached it.
+    pub reached: bool,
+}
+
+/// The result of checking one variant.
+#[derive(Clone, Debug, Serialize)]
+pub struct VariantReport {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The variant's name.
+    pub variant: String,
+    /// What the variant declares.
+    pub expect: Expect,
+    /// What the check found.
+    pub outcome: Expect,
+    /// The strategy.
+    pub strategy: String,
+    /// Executions explored until the verdict (not counting minimization).
+    pub executions: usize,
+    /// Wall-clock time of the check.
+    pub elapsed_ms: u64,
+    /// The violated invariant, when there is a counterexample.
+    pub invariant: Option<String>,
+    /// The minimized counterexample's replay string.
+    pub replay: Option<String>,
+    /// The minimized counterexample, rendered.
+    pub trace: Option<String>,
+    /// Whether the outcome met the expectation (and, for `holds`, every witness was reached and
+    /// every run agreed).
+    pub ok: bool,
+    /// Why `ok` is false, in a sentence.
+    pub problem: Option<String>,
+    /// Preemptions of the minimized counterexample.
+    pub preemptions: Option<usize>,
+    /// Steps of the minimized counterexample.
+    pub steps: Option<usize>,
+    /// Executions the minimizer spent.
+    pub minimize_executions: usize,
+    /// Whether the exploration was exhaustive (so a `holds` is a proof at step granularity).
+    pub exhaustive: bool,
+    /// The witnesses of the variant.
+    pub witnesses: Vec<WitnessReport>,
+    /// The explorations behind the verdict.
+    pub runs: Vec<RunReport>,
+    /// Runs that disagreed, when they did.
+    pub disagreement: Option<String>,
+}
+
+/// A counterexample ready to show: minimized, rendered, replayable.
+#[derive(Clone, Debug)]
+pub struct Counterexample {
+    /// The minimized execution.
+    pub outcome: ExecOutcome,
+    /// Its preemptions.
+    pub preemptions: usize,
+    /// Its replay string.
+    pub replay: String,
+    /// Its rendering: headline, table, end state.
+    pub rendered: String,
+}
+
+/// Renders an execution with its headline.
+pub fn render(scenario: &str, variant: &str, out: &ExecOutcome, preemptions: Option<usize>) -> String {
+    let steps = out.trace.step_count();
+    let p = match preemptions {
+        Some(1) => ", 1 preemption".to_string(),
+        Some(n) => format!(", {n} preemptions"),
+        None => String::new(),
+    };
+    let s = if steps == 1 { "" } else { "s" };
+    let headline = match out.violations.as_slice() {
+        [] => format!("{scenario}/{variant}: no invariant violated in {steps} step{s}{p}"),
+        [v, rest @ ..] => {
+            let mut h = format!("{scenario}/{variant}: violated \"{}\" after {} step{}{p}", v.name, v.at_step, if v.at_step == 1 { "" } else { "s" });
+            for r in rest {
+                h.push_str(&format!("; then \"{}\"", r.name));
+            }
+            h
+        }
+    };
+    format!("{headline}\n{}", out.trace.render_table())
+}
+
+/// Minimizes `found` (fewest preemptions, then fewest steps, same invariant) and renders it.
+pub fn finish_counterexample(
+    scenario: &'static Scenario,
+    variant: &'static Variant,
+    found: &ExecOutcome,
+    budget: usize,
+) -> (Counterexample, usize) {
+    let name = found.violation().map(|v| v.name.clone()).unwrap_or_default();
+    // The preemptions of the found execution, counted at step granularity by replaying its order.
+    let (replayed, decisions) = replay_order(variant, found.trace.order());
+    let fits = replayed.violation().map(|v| v.name.as_str()) == Some(name.as_str());
+    let upper = if fits { decisions.iter().filter(|d| d.is_preemption()).count() } else { 3 };
+    let (min, spent) = bounded::minimize(variant, &name, upper, budget);
+    let chosen = match min {
+        Some(m) => m,
+        None if fits => replayed,
+        None => found.clone(),
+    };
+    // Render from a replay of the chosen order, so what is shown is exactly what the replay string
+    // reproduces, preemptions included.
+    let order = chosen.trace.order();
+    let (shown, decisions) = replay_order(variant, order.clone());
+    let preemptions = decisions.iter().filter(|d| d.is_preemption()).count();
+    let replay = ReplayString { scenario: scenario.name.into(), variant: variant.name.into(), order }.encode();
+    let rendered = render(scenario.name, variant.name, &shown, Some(preemptions));
+    (Counterexample { outcome: shown, preemptions, replay, rendered }, spent)
+}
+
+fn run_report(run: String, r: &FreeResult) -> RunReport {
+    RunReport {
+        run,
+        executions: r.executions,
+        complete: r.complete,
+        violated: r.counterexample.as_ref().and_then(|c| c.violation()).map(|v| v.name.clone()),
+    }
+}
+
+/// Explores `variant` with `opts` and reports whether it met its expectation.
+pub fn check_variant(scenario: &'static Scenario, variant: &'static Variant, opts: &CheckOptions) -> Result<VariantReport, Error> {
+    let start = Instant::now();
+    let n = opts.iterations.max(1);
+    let mut runs: Vec<(RunReport, FreeResult)> = Vec::new();
+    match opts.strategy {
+        Strategy::Random => {
+            let r = shuttle_free(variant, RandomScheduler::new_from_seed(opts.seed, n), n);
+            runs.push((run_report("random".into(), &r), r));
+        }
+        Strategy::Pct { depth } => {
+            let r = shuttle_free(variant, PctScheduler::new_from_seed(opts.seed, depth, n), n);
+            runs.push((run_report(format!("pct(depth {depth})"), &r), r));
+        }
+        Strategy::Urw => {
+            let r = shuttle_free(variant, UrwRandomScheduler::new_from_seed(opts.seed, n), n);
+            runs.push((run_report("urw".into(), &r), r));
+        }
+        Strategy::Dfs => {
+            let r = shuttle_free(variant, DfsScheduler::new(Some(n), false), n);
+            runs.push((run_report("dfs".into(), &r), r));
+        }
+        Strategy::Bounded { max_preemptions } => {
+            let (b, bound) = bounded::iterative(variant, max_preemptions, n);
+            let r = FreeResult {
+                executions: b.executions,
+                counterexample: b.counterexample,
+                witnesses: b.witnesses,
+                complete: b.complete,
+                decisions: 0,
+            };
+            runs.push((run_report(format!("bounded (preemption bound {bound})"), &r), r));
+        }
+        Strategy::Exhaustive => {
+            exhaustive_runs(scenario, variant, opts, &mut runs)?;
+        }
+    }
+    let executions = runs.iter().map(|(_, r)| r.executions).sum();
+    let mut witnesses_reached = BTreeSet::new();
+    for (_, r) in &runs {
+        witnesses_reached.extend(r.witnesses.iter().cloned());
+    }
+    let found = runs.iter().find_map(|(_, r)| r.counterexample.clone());
+    let failing: Vec<&RunReport> = runs.iter().map(|(rr, _)| rr).filter(|rr| rr.violated.is_some()).collect();
+    let passing: Vec<&RunReport> = runs.iter().map(|(rr, _)| rr).filter(|rr| rr.violated.is_none() && rr.complete).collect();
+    let disagreement = (!failing.is_empty() && !passing.is_empty()).then(|| {
+        format!(
+            "{} found \"{}\" but {} passed",
+            failing.iter().map(|r| r.run.as_str()).collect::<Vec<_>>().join(", "),
+            failing[0].violated.clone().unwrap_or_default(),
+            passing.iter().map(|r| r.run.as_str()).collect::<Vec<_>>().join(", ")
+        )
+    });
+    let witnesses: Vec<WitnessReport> = variant
+        .witnesses
+        .iter()
+        .map(|w| WitnessReport { name: w.name.into(), reached: witnesses_reached.contains(w.name) })
+        .collect();
+    let exhaustive = runs.iter().all(|(r, _)| r.complete) && found.is_none();
+    let mut report = VariantReport {
+        scenario: scenario.name.into(),
+        variant: variant.name.into(),
+        expect: variant.expect,
+        outcome: if found.is_some() { Expect::Counterexample } else { Expect::Holds },
+        strategy: opts.strategy.name().into(),
+        executions,
+        elapsed_ms: 0,
+        invariant: None,
+        replay: None,
+        trace: None,
+        ok: false,
+        problem: None,
+        preemptions: None,
+        steps: None,
+        minimize_executions: 0,
+        exhaustive,
+        witnesses,
+        runs: runs.iter().map(|(r, _)| r.clone()).collect(),
+        disagreement,
+    };
+    if let Some(found) = found {
+        let (cx, spent) = finish_counterexample(scenario, variant, &found, opts.minimize_budget);
+        report.invariant = cx.outcome.violation().map(|v| v.name.clone()).or_else(|| found.violation().map(|v| v.name.clone()));
+        report.preemptions = Some(cx.preemptions);
+        report.steps = Some(cx.outcome.trace.step_count());
+        report.replay = Some(cx.replay);
+        report.trace = Some(cx.rendered);
+        report.minimize_executions = spent;
+    }
+    report.problem = if report.outcome != report.expect {
+        Some(format!("expected {} but found {}", report.expect, report.outcome))
+    } else if report.expect == Expect::Holds {
+        if variant.witnesses.is_empty() {
+            Some("a holds variant must name a witness of its racy window".into())
+        } else if let Some(w) = report.witnesses.iter().find(|w| !w.reached) {
+            Some(format!("no execution reached the witness \"{}\": the holds verdict proves nothing", w.name))
+        } else {
+            None
+        }
+    } else {
+        None
+    };
+    report.ok = report.problem.is_none();
+    report.elapsed_ms = start.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+#[cfg(not(feature = "loom"))]
+fn exhaustive_runs(
+    _scenario: &'static Scenario,
+    _variant: &'static Variant,
+    _opts: &CheckOptions,
+    _runs: &mut Vec<(RunReport, FreeResult)>,
+) -> Result<(), Error> {
+    Err(Error::new(
+        ErrorKind::Backend,
+        "the exhaustive strategy runs loom, which this build does not include: rebuild with `--features loom`, or choose one of random, pct, urw, dfs, bounded",
+    ))
+}
+
+#[cfg(feature = "loom")]
+fn exhaustive_runs(
+    scenario: &'static Scenario,
+    variant: &'static Variant,
+    opts: &CheckOptions,
+    runs: &mut Vec<(RunReport, FreeResult)>,
+) -> Result<(), Error> {
+    let exe = opts.child_exe.clone().ok_or_else(|| {
+        Error::new(ErrorKind::Backend, "the exhaustive strategy needs the interleave executable to run loom in a child process")
+    })?;
+    for bound in crate::loom_run::BOUNDS {
+        let r = crate::loom_run::loom_child(&exe, scenario.name, variant.name, bound)?;
+        let label = match bound {
+            None => "loom unbounded".to_string(),
+            Some(b) => format!("loom preemption bound {b}"),
+        };
+        runs.push((run_report(label, &r), r));
+    }
+    // shuttle's dfs counts where it completes; the harness's own step-level search always does on
+    // the catalog's variants.
+    let n = opts.iterations.max(1);
+    let r = shuttle_free(variant, DfsScheduler::new(Some(n), false), n);
+    if r.complete || r.counterexample.is_some() {
+        runs.push((run_report("shuttle dfs".into(), &r), r));
+    }
+    let (b, bound) = bounded::iterative(variant, usize::MAX, opts.minimize_budget);
+    let r = FreeResult { executions: b.executions, counterexample: b.counterexample, witnesses: b.witnesses, complete: b.complete, decisions: 0 };
+    runs.push((run_report(format!("bounded (preemption bound {bound})"), &r), r));
+    Ok(())
+}
+
+/// Finds `scenario[/variant]` arguments in `catalog`: a bare scenario name selects all its variants.
+pub fn select(catalog: &[&'static Scenario], args: &[String]) -> Result<Vec<(&'static Scenario, &'static Variant)>, Error> {
+    let mut out = Vec::new();
+    if args.is_empty() {
+        for s in catalog {
+            for v in s.variants {
+                out.push((*s, v));
+            }
+        }
+        return Ok(out);
+    }
+    let names = || catalog.iter().map(|s| s.name).collect::<Vec<_>>().join(", ");
+    for a in args {
+        let (sname, vname) = match a.split_once('/') {
+            Some((s, v)) => (s, Some(v)),
+            None => (a.as_str(), None),
+        };
+        let shown: String = sname.chars().take(60).collect();
+        let s = catalog
+            .iter()
+            .find(|s| s.name == sname)
+            .ok_or_else(|| Error::new(ErrorKind::UnknownScenario, format!("unknown scenario '{shown}': known scenarios are {}", names())))?;
+        match vname {
+            None => out.extend(s.variants.iter().map(|v| (*s, v))),
+            Some(v) => {
+                let var = s.variant(v).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::UnknownScenario,
+                        format!(
+                            "unknown variant '{}' of {}: its variants are {}",
+                            v.chars().take(60).collect::<String>(),
+                            s.name,
+                            s.variants.iter().map(|v| v.name).collect::<Vec<_>>().join(", ")
+                        ),
+                    )
+                })?;
+                out.push((*s, var));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What a replay did.
+#[derive(Clone, Debug)]
+pub struct ReplayReport {
+    /// The replayed execution.
+    pub outcome: ExecOutcome,
+    /// Its rendering.
+    pub rendered: String,
+}
+
+/// Replays one execution from a replay string.
+pub fn replay(catalog: &[&'static Scenario], input: &str) -> Result<ReplayReport, Error> {
+    let r = ReplayString::parse(input)?;
+    let sel = select(catalog, &[format!("{}/{}", r.scenario, r.variant)])?;
+    let (scenario, variant) = sel[0];
+    let (out, decisions) = replay_order(variant, r.order.clone());
+    if let Some(v) = out.violations.iter().find(|v| v.name == "schedule does not fit") {
+        return Err(Error::new(
+            ErrorKind::ScheduleMismatch,
+            format!("the schedule no longer fits {}/{}: {}", scenario.name, variant.name, v.detail),
+        ));
+    }
+    let preemptions = decisions.iter().filter(|d| d.is_preemption()).count();
+    let rendered = render(scenario.name, variant.name, &out, Some(preemptions));
+    Ok(ReplayReport { outcome: out, rendered })
+}

@@ -1,0 +1,374 @@
+//! Running executions: free explorations under a backend's scheduler, and controlled executions
+//! under a [`Driver`] that hands out one [`Controller`] per execution.
+//!
+//! Isolation: every shuttle run happens on a fresh OS thread. A failed shuttle execution can leave
+//! thread-local state behind that makes the next run on the same OS thread fail at once (when a
+//! second task panicked while unwinding); a fresh thread has fresh thread-locals, so one failure
+//! never colours the next verdict. loom runs happen in a child process (see `loom_child`), because
+//! loom aborts the whole process on a deadlock.
+
+use crate::backend::{self, Backend};
+use crate::scenario::{Ctx, Variant};
+use crate::world::{Controller, Decision, ExecOutcome, Mode, Stop, World};
+use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
+use std::any::Any;
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, Once};
+
+/// The most model steps one execution may make before it is reported as a step-limit violation.
+pub const MAX_STEPS: usize = 2_000;
+
+/// The most backend scheduling decisions one shuttle execution may make.
+const SHUTTLE_MAX_DECISIONS: usize = 200_000;
+
+std::thread_local! {
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Installs, once, a panic hook that stays silent on exploration threads: a panic there is a
+/// finding the harness reports, not a crash to print. Elsewhere the previous hook runs.
+fn install_quiet_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Let shuttle install its own hook first, so ours wraps it and can silence it too.
+        let _ = std::thread::spawn(|| {
+            let sched = shuttle::scheduler::RoundRobinScheduler::new(1);
+            shuttle::Runner::new(sched, quiet_config()).run(|| {});
+        })
+        .join();
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(|q| q.get()) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+fn quiet_config() -> shuttle::Config {
+    let mut config = shuttle::Config::new();
+    config.failure_persistence = shuttle::FailurePersistence::None;
+    config.max_steps = shuttle::MaxSteps::FailAfter(SHUTTLE_MAX_DECISIONS);
+    config.silence_warnings = true;
+    config.ungraceful_shutdown_config.immediately_return_on_panic = true;
+    config
+}
+
+/// Runs `f` on a fresh OS thread whose panics are silent, and returns its result.
+pub(crate) fn isolated<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    install_quiet_hook();
+    std::thread::Builder::new()
+        .name("interleave-exploration".into())
+        .spawn(move || {
+            QUIET.with(|q| q.set(true));
+            f()
+        })
+        .expect("spawning an exploration thread")
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+/// The message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_string()
+    }
+}
+
+/// Completes an outcome after its execution: which witnesses it reached.
+fn finish_outcome(variant: &Variant, out: &mut ExecOutcome) {
+    out.witnesses = variant
+        .witnesses
+        .iter()
+        .filter(|w| (w.reached)(&out.trace))
+        .map(|w| w.name.to_string())
+        .collect();
+}
+
+/// Runs the body of `variant` in `world` to its end (the main thread's part of an execution).
+fn run_body(variant: &Variant, world: &Arc<World>) {
+    let ctx = Ctx { world: Arc::clone(world) };
+    (variant.body)(&ctx);
+    world.finish(0);
+}
+
+/// Turns a failed execution (a panic out of the backend) into an outcome.
+fn outcome_of_failure(variant: &Variant, world: Option<Arc<World>>, payload: &(dyn Any + Send)) -> (ExecOutcome, Vec<Decision>) {
+    let Some(world) = world else {
+        let mut out = ExecOutcome::default();
+        out.violations.push(crate::world::Violation {
+            kind: crate::world::ViolationKind::Panic,
+            name: "panic".into(),
+            detail: panic_message(payload),
+            at_step: 0,
+        });
+        return (out, Vec::new());
+    };
+    if payload.downcast_ref::<Stop>().is_none() {
+        let msg = panic_message(payload);
+        if msg.starts_with("deadlock!") {
+            world.panicked(format!("the backend found every task blocked ({msg})"));
+        } else if msg.starts_with("exceeded max_steps") {
+            world.panicked(format!("the backend's step bound was exceeded ({msg})"));
+        } else {
+            world.panicked(msg);
+        }
+    }
+    let (mut out, decisions) = world.outcome();
+    finish_outcome(variant, &mut out);
+    (out, decisions)
+}
+
+/// What a free exploration found.
+#[derive(Clone, Debug, Default)]
+pub struct FreeResult {
+    /// Executions run.
+    pub executions: usize,
+    /// The first execution that violated something.
+    pub counterexample: Option<ExecOutcome>,
+    /// Witnesses reached by any execution.
+    pub witnesses: BTreeSet<String>,
+    /// Whether the scheduler exhausted its space (only `dfs` can).
+    pub complete: bool,
+    /// Backend scheduling decisions made over all executions.
+    pub decisions: usize,
+}
+
+#[derive(Default)]
+struct FreeShared {
+    world: Option<Arc<World>>,
+    result: FreeResult,
+    stop: bool,
+}
+
+/// Wraps a shuttle scheduler: counts and records every decision, and ends the exploration at the
+/// first counterexample.
+struct Recording<S> {
+    inner: S,
+    shared: Arc<Mutex<FreeShared>>,
+    decisions: Vec<TaskId>,
+}
+
+impl<S: Scheduler> Scheduler for Recording<S> {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        let shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        if shared.stop {
+            return None;
+        }
+        drop(shared);
+        self.decisions.clear();
+        self.inner.new_execution()
+    }
+
+    fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
+        let t = self.inner.next_task(runnable, current, is_yielding)?;
+        self.decisions.push(t);
+        self.shared.lock().unwrap_or_else(|e| e.into_inner()).result.decisions += 1;
+        Some(t)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.inner.next_u64()
+    }
+}
+
+/// Explores `variant` under a shuttle scheduler until it stops or finds a counterexample.
+pub fn shuttle_free<S>(variant: &'static Variant, scheduler: S, iterations: usize) -> FreeResult
+where
+    S: Scheduler + Send + 'static,
+{
+    let shared = Arc::new(Mutex::new(FreeShared::default()));
+    let sh = Arc::clone(&shared);
+    let result = isolated(move || {
+        let recording = Recording { inner: scheduler, shared: Arc::clone(&sh), decisions: Vec::new() };
+        let sh2 = Arc::clone(&sh);
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            backend::with_backend(Backend::Shuttle, || {
+                shuttle::Runner::new(recording, quiet_config()).run(move || {
+                    let world = Arc::new(World::new(Mode::Free, "main", MAX_STEPS));
+                    sh2.lock().unwrap_or_else(|e| e.into_inner()).world = Some(Arc::clone(&world));
+                    run_body(variant, &world);
+                    let (mut out, _) = world.outcome();
+                    finish_outcome(variant, &mut out);
+                    let mut s = sh2.lock().unwrap_or_else(|e| e.into_inner());
+                    s.result.executions += 1;
+                    s.result.witnesses.extend(out.witnesses.iter().cloned());
+                    if out.violation().is_some() {
+                        s.result.counterexample = Some(out);
+                        s.stop = true;
+                    }
+                })
+            })
+        }));
+        let mut s = sh.lock().unwrap_or_else(|e| e.into_inner());
+        match run {
+            Ok(_) => {}
+            Err(payload) => {
+                let (out, _) = outcome_of_failure(variant, s.world.take(), payload.as_ref());
+                s.result.executions += 1;
+                s.result.witnesses.extend(out.witnesses.iter().cloned());
+                s.result.counterexample = Some(out);
+            }
+        }
+        s.world = None;
+        s.result.complete = s.result.counterexample.is_none() && s.result.executions < iterations;
+        std::mem::take(&mut s.result)
+    });
+    result
+}
+
+/// Hands out the controller of each controlled execution and learns from its outcome.
+pub trait Driver: Send + 'static {
+    /// Called before the first execution with `None`, then after every execution with its outcome
+    /// and decisions. Returns the next execution's controller, or `None` to stop.
+    fn next(&mut self, last: Option<(ExecOutcome, Vec<Decision>)>) -> Option<Box<dyn Controller>>;
+}
+
+/// A deterministic shuttle scheduler for controlled executions: it keeps running the current task
+/// and otherwise takes the first runnable one. The controller, not this scheduler, orders steps;
+/// this only has to be deterministic so that replays print the same bytes.
+struct Steady {
+    done: Arc<Mutex<bool>>,
+}
+
+impl Scheduler for Steady {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        if *self.done.lock().unwrap_or_else(|e| e.into_inner()) {
+            None
+        } else {
+            Some(Schedule::new(0))
+        }
+    }
+
+    fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, _is_yielding: bool) -> Option<TaskId> {
+        match current {
+            Some(c) if runnable.iter().any(|t| t.id() == c) => Some(c),
+            _ => runnable.first().map(|t| t.id()),
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        0
+    }
+}
+
+struct ControlledShared<D> {
+    driver: D,
+    pending: Option<Box<dyn Controller>>,
+    world: Option<Arc<World>>,
+}
+
+/// Runs controlled executions of `variant` on shuttle for as long as `driver` hands out
+/// controllers, and returns the driver.
+pub fn run_controlled<D: Driver>(variant: &'static Variant, mut driver: D) -> D {
+    let Some(first) = driver.next(None) else { return driver };
+    let shared = Arc::new(Mutex::new(ControlledShared { driver, pending: Some(first), world: None }));
+    loop {
+        let done = Arc::new(Mutex::new(false));
+        let sh = Arc::clone(&shared);
+        let d2 = Arc::clone(&done);
+        // Each batch runs until the driver stops or an execution fails by panicking; a failed
+        // execution ends the batch, and the next batch starts on a fresh OS thread.
+        let more = isolated(move || {
+            let sh2 = Arc::clone(&sh);
+            let d3 = Arc::clone(&d2);
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                backend::with_backend(Backend::Shuttle, || {
+                    shuttle::Runner::new(Steady { done: d2 }, quiet_config()).run(move || {
+                        let controller = sh2.lock().unwrap_or_else(|e| e.into_inner()).pending.take();
+                        let Some(controller) = controller else {
+                            *d3.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                            return;
+                        };
+                        let world = Arc::new(World::new(Mode::Controlled(controller), "main", MAX_STEPS));
+                        sh2.lock().unwrap_or_else(|e| e.into_inner()).world = Some(Arc::clone(&world));
+                        run_body(variant, &world);
+                        let (mut out, decisions) = world.outcome();
+                        finish_outcome(variant, &mut out);
+                        let mut s = sh2.lock().unwrap_or_else(|e| e.into_inner());
+                        s.world = None;
+                        s.pending = s.driver.next(Some((out, decisions)));
+                        if s.pending.is_none() {
+                            *d3.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                        }
+                    })
+                })
+            }));
+            let mut s = sh.lock().unwrap_or_else(|e| e.into_inner());
+            match run {
+                Ok(_) => false,
+                Err(payload) => {
+                    let last = outcome_of_failure(variant, s.world.take(), payload.as_ref());
+                    s.pending = s.driver.next(Some(last));
+                    s.pending.is_some()
+                }
+            }
+        });
+        if !more {
+            break;
+        }
+    }
+    let shared = Arc::try_unwrap(shared).unwrap_or_else(|_| unreachable!("every exploration thread has ended"));
+    shared.into_inner().unwrap_or_else(|e| e.into_inner()).driver
+}
+
+/// Follows a fixed step order; beyond it, either stops the execution (`strict`, for replay) or
+/// lets the current thread continue and otherwise takes the lowest enabled one (no preemption).
+pub struct PrefixController {
+    prefix: Vec<usize>,
+    pos: usize,
+    strict: bool,
+}
+
+impl PrefixController {
+    /// A controller that follows `prefix`.
+    pub fn new(prefix: Vec<usize>, strict: bool) -> PrefixController {
+        PrefixController { prefix, pos: 0, strict }
+    }
+}
+
+impl Controller for PrefixController {
+    fn choose(&mut self, enabled: &[usize], prev: Option<usize>) -> Result<usize, String> {
+        if let Some(&t) = self.prefix.get(self.pos) {
+            self.pos += 1;
+            if !enabled.contains(&t) {
+                return Err(format!(
+                    "step {} of the schedule is thread {t}, but only threads {enabled:?} can make a step there",
+                    self.pos
+                ));
+            }
+            return Ok(t);
+        }
+        if self.strict {
+            return Err(format!("the schedule ends after {} steps but the execution goes on", self.prefix.len()));
+        }
+        Ok(match prev {
+            Some(p) if enabled.contains(&p) => p,
+            _ => enabled[0],
+        })
+    }
+}
+
+/// Runs exactly one controlled execution following `order`.
+pub fn replay_order(variant: &'static Variant, order: Vec<usize>) -> (ExecOutcome, Vec<Decision>) {
+    struct Once1 {
+        order: Option<Vec<usize>>,
+        result: Option<(ExecOutcome, Vec<Decision>)>,
+    }
+    impl Driver for Once1 {
+        fn next(&mut self, last: Option<(ExecOutcome, Vec<Decision>)>) -> Option<Box<dyn Controller>> {
+            if let Some(l) = last {
+                self.result = Some(l);
+                return None;
+            }
+            self.order.take().map(|o| Box::new(PrefixController::new(o, true)) as Box<dyn Controller>)
+        }
+    }
+    let d = run_controlled(variant, Once1 { order: Some(order), result: None });
+    d.result.unwrap_or_default()
+}

@@ -1,0 +1,36 @@
+//! The interleave engine: backends, worlds and steps, strategies, minimization, traces, replay
+//! strings and reports.
+//!
+//! Layers point one way: this crate ← `models` (files, locks, processes) ← `scenarios` (the
+//! catalog) ← the `interleave` command. This crate is the only one that names `shuttle` or `loom`,
+//! and it knows nothing of files, locks or processes: models describe their steps to it through
+//! [`Ctx::step`].
+
+mod backend;
+pub mod bounded;
+pub mod check;
+pub mod error;
+pub mod explore;
+#[cfg(feature = "loom")]
+pub mod loom_run;
+pub mod replay;
+pub mod scenario;
+pub mod strategy;
+pub mod trace;
+pub mod world;
+
+pub use backend::Backend;
+pub use check::{check_variant, replay, select, CheckOptions, VariantReport};
+pub use error::{Error, ErrorKind};
+pub use scenario::{Ctx, Expect, Invariant, JoinHandle, Scenario, Source, Variant, Witness};
+pub use strategy::Strategy;
+pub use trace::{Row, Step, Trace};
+
+/// Backends compiled into this build, in the order checks use them.
+pub fn backends() -> Vec<Backend> {
+    vec![
+        Backend::Shuttle,
+        #[cfg(feature = "loom")]
+        Backend::Loom,
+    ]
+}

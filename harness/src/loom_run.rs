@@ -1,0 +1,216 @@
+//! loom explorations, each in a child process.
+//!
+//! loom aborts the whole process when it meets a deadlock it did not expect or a panic during
+//! drop, so the parent never runs loom itself: it starts the `interleave` executable with the
+//! hidden `__loom-child` subcommand, which calls [`child_main`]. The child prints one line
+//! `INTERLEAVE-RESULT <json>` when the exploration ends; before any panic can turn into an abort,
+//! its panic hook prints `INTERLEAVE-FAILURE <json>` with the failing execution, so the parent
+//! learns what failed even when the child does not survive it.
+//!
+//! loom's `Builder::new()` reads `LOOM_*` environment variables; every field that matters is set
+//! explicitly afterwards, so the environment cannot change a verdict.
+
+use crate::backend::{self, Backend};
+use crate::error::{Error, ErrorKind};
+use crate::explore::{panic_message, FreeResult};
+use crate::scenario::{Ctx, Scenario, Variant};
+use crate::world::{ExecOutcome, Mode, Stop, World};
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+/// The loom runs of the `exhaustive` strategy: unbounded, then preemption bounds 1, 2 and 3.
+pub const BOUNDS: [Option<usize>; 4] = [None, Some(1), Some(2), Some(3)];
+
+/// The most loom executions one run may take before it is reported incomplete.
+pub const MAX_PERMUTATIONS: usize = 2_000_000;
+
+struct Shared {
+    world: Option<Arc<World>>,
+    result: FreeResult,
+}
+
+static CURRENT: Mutex<Option<Arc<Mutex<Shared>>>> = Mutex::new(None);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn outcome_with_witnesses(variant: &Variant, world: &World) -> ExecOutcome {
+    let (mut out, _) = world.outcome();
+    out.witnesses = variant.witnesses.iter().filter(|w| (w.reached)(&out.trace)).map(|w| w.name.to_string()).collect();
+    out
+}
+
+/// Explores `variant` with loom in this process. Only the child process calls this.
+pub fn loom_explore(variant: &'static Variant, bound: Option<usize>) -> FreeResult {
+    let shared = Arc::new(Mutex::new(Shared { world: None, result: FreeResult::default() }));
+    *lock(&CURRENT) = Some(Arc::clone(&shared));
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = bound;
+    builder.max_permutations = Some(MAX_PERMUTATIONS);
+    builder.max_duration = None;
+    builder.max_branches = 100_000;
+    builder.checkpoint_file = None;
+    builder.location = false;
+    builder.log = false;
+    let sh = Arc::clone(&shared);
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        backend::with_backend(Backend::Loom, || {
+            builder.check(move || {
+                let world = Arc::new(World::new(Mode::Free, "main", crate::explore::MAX_STEPS));
+                lock(&sh).world = Some(Arc::clone(&world));
+                let ctx = Ctx { world: Arc::clone(&world) };
+                (variant.body)(&ctx);
+                world.finish(0);
+                let out = outcome_with_witnesses(variant, &world);
+                let mut s = lock(&sh);
+                s.world = None;
+                s.result.executions += 1;
+                s.result.witnesses.extend(out.witnesses.iter().cloned());
+                if out.violation().is_some() {
+                    s.result.counterexample = Some(out);
+                    drop(s);
+                    // Every thread has finished: ending loom's search with a panic is safe here.
+                    std::panic::panic_any(Stop);
+                }
+            })
+        })
+    }));
+    let mut s = lock(&shared);
+    if let Err(payload) = run {
+        if s.result.counterexample.is_none() {
+            let out = match s.world.take() {
+                Some(world) => {
+                    if payload.downcast_ref::<Stop>().is_none() {
+                        world.panicked(panic_message(payload.as_ref()));
+                    }
+                    outcome_with_witnesses(variant, &world)
+                }
+                None => ExecOutcome::default(),
+            };
+            s.result.executions += 1;
+            s.result.counterexample = Some(out);
+        }
+    }
+    s.result.complete = s.result.counterexample.is_none() && s.result.executions < MAX_PERMUTATIONS;
+    std::mem::take(&mut s.result)
+}
+
+fn result_json(r: &FreeResult) -> String {
+    serde_json::json!({
+        "executions": r.executions,
+        "complete": r.complete,
+        "witnesses": r.witnesses,
+        "counterexample": r.counterexample,
+    })
+    .to_string()
+}
+
+fn parse_result(line: &str) -> Option<FreeResult> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    Some(FreeResult {
+        executions: v.get("executions")?.as_u64()? as usize,
+        complete: v.get("complete")?.as_bool()?,
+        witnesses: serde_json::from_value(v.get("witnesses")?.clone()).ok()?,
+        counterexample: serde_json::from_value(v.get("counterexample")?.clone()).ok()?,
+        decisions: 0,
+    })
+}
+
+/// The child process's entry point: `__loom-child <scenario>/<variant> <bound|unbounded>`.
+/// Prints the result line and returns the exit status.
+pub fn child_main(catalog: &[&'static Scenario], args: &[String]) -> i32 {
+    let [target, bound] = args else {
+        eprintln!("usage: interleave __loom-child <scenario>/<variant> <bound|unbounded>");
+        return 2;
+    };
+    let sel = match crate::check::select(catalog, std::slice::from_ref(target)) {
+        Ok(s) if s.len() == 1 => s,
+        Ok(_) => {
+            eprintln!("error: name exactly one variant");
+            return 2;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let bound = match bound.as_str() {
+        "unbounded" => None,
+        b => match b.parse() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                eprintln!("error: the bound is a number or 'unbounded'");
+                return 2;
+            }
+        },
+    };
+    let variant = sel[0].1;
+    // Report the failing execution before loom can abort the process over it.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let shared = lock(&CURRENT).clone();
+        if let Some(shared) = shared {
+            if let Ok(s) = shared.try_lock() {
+                if let Some(world) = &s.world {
+                    let mut out = outcome_with_witnesses(variant, world);
+                    if info.payload().downcast_ref::<Stop>().is_none() {
+                        let msg = panic_message(info.payload());
+                        out.violations.push(crate::world::Violation {
+                            kind: crate::world::ViolationKind::Panic,
+                            name: "panic".into(),
+                            detail: msg,
+                            at_step: out.trace.step_count(),
+                        });
+                    }
+                    let mut r = s.result.clone();
+                    r.executions += 1;
+                    r.counterexample = Some(out);
+                    r.complete = false;
+                    println!("INTERLEAVE-FAILURE {}", result_json(&r));
+                    return;
+                }
+            }
+        }
+        previous(info);
+    }));
+    let r = loom_explore(variant, bound);
+    println!("INTERLEAVE-RESULT {}", result_json(&r));
+    0
+}
+
+/// Runs one loom exploration of `scenario/variant` in a child process of `exe`.
+pub fn loom_child(exe: &Path, scenario: &str, variant: &str, bound: Option<usize>) -> Result<FreeResult, Error> {
+    let bound_arg = bound.map_or("unbounded".to_string(), |b| b.to_string());
+    let output = Command::new(exe)
+        .arg("__loom-child")
+        .arg(format!("{scenario}/{variant}"))
+        .arg(&bound_arg)
+        .output()
+        .map_err(|e| Error::new(ErrorKind::Backend, format!("could not start the loom child process {}: {e}", exe.display())))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut failure = None;
+    for line in stdout.lines() {
+        if let Some(json) = line.strip_prefix("INTERLEAVE-RESULT ") {
+            if let Some(r) = parse_result(json) {
+                return Ok(r);
+            }
+        }
+        if let Some(json) = line.strip_prefix("INTERLEAVE-FAILURE ") {
+            if failure.is_none() {
+                failure = parse_result(json);
+            }
+        }
+    }
+    failure.ok_or_else(|| {
+        Error::new(
+            ErrorKind::Backend,
+            format!(
+                "the loom child process for {scenario}/{variant} ({bound_arg}) ended with {} and no result; its stderr ends: {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+            ),
+        )
+    })
+}

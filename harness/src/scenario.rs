@@ -1,0 +1,182 @@
+//! What a scenario is: a named finding with variants, each a body, an expectation, invariants and
+//! witnesses; and [`Ctx`], the handle scenario and model code use inside one execution.
+//!
+//! Life cycle: the harness creates a fresh world for every execution and calls the variant's body
+//! on the main thread with a [`Ctx`]. The body sets up state, spawns threads with [`Ctx::spawn`],
+//! joins them and checks its end-state invariants with [`Ctx::check`]. Invariants registered with
+//! [`Ctx::always`] are checked after every step. A violation is recorded, not thrown: the
+//! execution runs on to its end, so the trace tells the whole story, and the harness reads the
+//! violations afterwards. Witnesses are predicates over the finished trace.
+
+use crate::backend::{self, RawJoinHandle};
+use crate::trace::{Step, Trace};
+use crate::world::{Stop, WorldRef};
+use serde::Serialize;
+use std::fmt;
+use std::sync::Arc;
+
+/// What the checker must find for a variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// Some execution violates an invariant.
+    Counterexample,
+    /// No execution violates an invariant, and every witness is reached.
+    Holds,
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Expect::Counterexample => "counterexample",
+            Expect::Holds => "holds",
+        })
+    }
+}
+
+/// A property of the scenario, named in the words of the audit ("state file survives read_all").
+#[derive(Debug, PartialEq, Eq)]
+pub struct Invariant {
+    /// The short name a violation carries.
+    pub name: &'static str,
+}
+
+/// A condition showing that an execution reached the racy window a `holds` verdict is about
+/// (e.g. "read_all ran while a write was in flight"). A `holds` verdict without it proves nothing.
+pub struct Witness {
+    /// What the witness shows.
+    pub name: &'static str,
+    /// Whether a finished execution's trace reached it.
+    pub reached: fn(&Trace) -> bool,
+}
+
+impl fmt::Debug for Witness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Witness").field("name", &self.name).finish()
+    }
+}
+
+/// One version of the audited code: as audited, as the audit proposed to fix it, or fixed.
+#[derive(Debug)]
+pub struct Variant {
+    /// Its name (`buggy`, `audit-fix`, `fixed`, …).
+    pub name: &'static str,
+    /// What the checker must find.
+    pub expect: Expect,
+    /// One line: what this variant does differently.
+    pub summary: &'static str,
+    /// The main thread of one execution.
+    pub body: fn(&Ctx),
+    /// Witnesses of the racy window; a `holds` variant names at least one.
+    pub witnesses: &'static [Witness],
+}
+
+/// Where a finding comes from.
+#[derive(Debug)]
+pub struct Source {
+    /// The audit's seed file, e.g. `000_22be9e3ee358d176.txt`.
+    pub seed: &'static str,
+    /// The audit's own section title.
+    pub section: &'static str,
+}
+
+/// An audited finding, modeled.
+#[derive(Debug)]
+pub struct Scenario {
+    /// Its name, e.g. `worker-state`.
+    pub name: &'static str,
+    /// One line: the finding.
+    pub summary: &'static str,
+    /// Where it comes from.
+    pub source: Source,
+    /// Its variants, side by side.
+    pub variants: &'static [Variant],
+}
+
+impl Scenario {
+    /// The variant named `name`.
+    pub fn variant(&self, name: &str) -> Option<&Variant> {
+        self.variants.iter().find(|v| v.name == name)
+    }
+}
+
+/// The handle scenario and model code use inside one execution. Cheap to clone; move clones into
+/// spawned threads.
+#[derive(Clone)]
+pub struct Ctx {
+    pub(crate) world: WorldRef,
+}
+
+impl Ctx {
+    /// Spawns a logical thread named `name` (the name heads its trace column).
+    pub fn spawn<F, T>(&self, name: &str, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let idx = self.world.register(name);
+        let world = Arc::clone(&self.world);
+        let raw = backend::spawn(move || {
+            world.attach(idx);
+            let r = f();
+            world.finish(idx);
+            r
+        });
+        JoinHandle { raw, idx, world: Arc::clone(&self.world) }
+    }
+
+    /// Makes one atomic model step: waits (as a blocked thread) until `ready` returns `Ok`, then
+    /// runs `act`, which performs the operation and describes it. The returned step's `thread`
+    /// field is filled in by the harness. `ready` must not change any state; it is called again
+    /// after every other step while it returns `Err(what it waits on)`.
+    pub fn step<R>(&self, ready: impl FnMut() -> Result<(), String>, act: impl FnOnce() -> (R, Step)) -> R {
+        self.world.step(ready, act)
+    }
+
+    /// Adds a remark to the calling thread's column (not a scheduling point).
+    pub fn note(&self, text: impl Into<String>) {
+        self.world.note(text.into());
+    }
+
+    /// Describes the initial state (shown above the trace).
+    pub fn setup(&self, text: impl Into<String>) {
+        self.world.setup(text.into());
+    }
+
+    /// Describes the end state (shown below the trace).
+    pub fn end(&self, text: impl Into<String>) {
+        self.world.end(text.into());
+    }
+
+    /// Records a violation of `inv` when `ok` is false. The execution goes on.
+    pub fn check(&self, inv: &'static Invariant, ok: bool, detail: impl FnOnce() -> String) {
+        if !ok {
+            self.world.violate(inv, detail());
+        }
+    }
+
+    /// Registers `check`, evaluated after every step of this execution; an `Err` is a violation of
+    /// `inv` (recorded once, at the step that broke it).
+    pub fn always(&self, inv: &'static Invariant, check: impl Fn() -> Result<(), String> + Send + 'static) {
+        self.world.always(inv, Box::new(check));
+    }
+}
+
+/// A logical thread's handle.
+pub struct JoinHandle<T> {
+    raw: RawJoinHandle<T>,
+    idx: usize,
+    world: WorldRef,
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the thread to finish and returns its result.
+    pub fn join(self) -> T {
+        self.world.join(self.idx);
+        match self.raw.join() {
+            Ok(v) => v,
+            // The thread's panic is already the execution's failure; carry it on.
+            Err(_) => std::panic::panic_any(Stop),
+        }
+    }
+}

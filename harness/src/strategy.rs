@@ -1,0 +1,72 @@
+//! Strategies: how a check explores a variant. Names and defaults are the command line's.
+
+use crate::error::{Error, ErrorKind};
+use std::fmt;
+
+/// An exploration strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// shuttle's uniformly random scheduler.
+    Random,
+    /// shuttle's probabilistic concurrency testing with bug depth `depth`.
+    Pct {
+        /// The bug depth PCT targets.
+        depth: usize,
+    },
+    /// shuttle's uniform random walk.
+    Urw,
+    /// shuttle's exhaustive depth-first search (capped by the iteration budget).
+    Dfs,
+    /// The harness's step-level iterative preemption bounding.
+    Bounded {
+        /// The largest preemption bound explored.
+        max_preemptions: usize,
+    },
+    /// loom's model checker: unbounded and with preemption bounds 1, 2 and 3, which must agree.
+    Exhaustive,
+}
+
+/// Every strategy name, for messages.
+pub const STRATEGY_NAMES: &str = "random, pct, urw, dfs, bounded, exhaustive";
+
+impl Strategy {
+    /// The default strategy: systematic, finds the fewest-preemption bug first, and proves a
+    /// `holds` at step granularity when its search completes.
+    pub const DEFAULT: Strategy = Strategy::Bounded { max_preemptions: 3 };
+
+    /// Parses a strategy name; `depth` and `max_preemptions` fill in the parameters.
+    pub fn parse(name: &str, depth: usize, max_preemptions: usize) -> Result<Strategy, Error> {
+        Ok(match name {
+            "random" => Strategy::Random,
+            "pct" => Strategy::Pct { depth },
+            "urw" => Strategy::Urw,
+            "dfs" => Strategy::Dfs,
+            "bounded" => Strategy::Bounded { max_preemptions },
+            "exhaustive" => Strategy::Exhaustive,
+            other => {
+                return Err(Error::new(
+                    ErrorKind::BadOption,
+                    format!("unknown strategy '{}': valid strategies are {STRATEGY_NAMES}", other.chars().take(40).collect::<String>()),
+                ))
+            }
+        })
+    }
+
+    /// The strategy's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Strategy::Random => "random",
+            Strategy::Pct { .. } => "pct",
+            Strategy::Urw => "urw",
+            Strategy::Dfs => "dfs",
+            Strategy::Bounded { .. } => "bounded",
+            Strategy::Exhaustive => "exhaustive",
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

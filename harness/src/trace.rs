@@ -1,0 +1,181 @@
+//! The per-execution trace: every model step (thread, operation, result) and the notes scenario
+//! code adds, rendered as one column per thread.
+//!
+//! A trace is data first: witnesses are predicates over it, the replay string is its step order,
+//! and the rendered table is what snapshots store. Rendering uses logical thread names only — no
+//! addresses, timings or backend task ids — so the same execution renders to the same bytes on any
+//! machine.
+
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// One atomic model operation, in the words of the real call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Index of the logical thread that made the step (0 is the scenario's main thread).
+    pub thread: usize,
+    /// The model object the step acted on (a file system, a lock, a PID table). Steps on different
+    /// objects commute.
+    pub object: String,
+    /// The call with its arguments, e.g. `open("/state/w.json", O_WRONLY|O_CREAT|O_TRUNC)`.
+    pub call: String,
+    /// What the call returned, e.g. `fd 3` or `ENOENT`.
+    pub result: String,
+}
+
+/// One row of a trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Row {
+    /// A model step.
+    Step(Step),
+    /// A remark of scenario code, shown in its thread's column (not a scheduling point).
+    Note {
+        /// The thread that made the note.
+        thread: usize,
+        /// The remark.
+        text: String,
+    },
+    /// An invariant found violated at this point of the execution.
+    Violated {
+        /// The invariant's name.
+        invariant: String,
+        /// What was observed.
+        detail: String,
+    },
+}
+
+/// Everything one execution did, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trace {
+    /// Logical thread names by index; index 0 is the main thread.
+    pub threads: Vec<String>,
+    /// The initial state the scenario set up before any thread ran.
+    pub setup: Vec<String>,
+    /// Steps, notes and violations in the order they happened.
+    pub rows: Vec<Row>,
+    /// What the scenario observed once every thread had finished.
+    pub end: Vec<String>,
+}
+
+impl Trace {
+    /// The steps, in order.
+    pub fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.rows.iter().filter_map(|r| match r {
+            Row::Step(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// The number of steps.
+    pub fn step_count(&self) -> usize {
+        self.steps().count()
+    }
+
+    /// The thread of each step, in order: the schedule a replay string encodes.
+    pub fn order(&self) -> Vec<usize> {
+        self.steps().map(|s| s.thread).collect()
+    }
+
+    /// The index of the thread named `name`.
+    pub fn thread_index(&self, name: &str) -> Option<usize> {
+        self.threads.iter().position(|t| t == name)
+    }
+
+    /// Index (among steps) of the first step of `thread` whose call starts with `call_prefix`.
+    pub fn find_step(&self, thread: &str, call_prefix: &str) -> Option<usize> {
+        let t = self.thread_index(thread)?;
+        self.steps().position(|s| s.thread == t && s.call.starts_with(call_prefix))
+    }
+
+    /// Whether some step of `thread` whose call starts with `call_prefix` happened strictly after
+    /// step `after` and strictly before step `before` (indices among steps).
+    pub fn step_between(&self, thread: &str, call_prefix: &str, after: usize, before: usize) -> bool {
+        let Some(t) = self.thread_index(thread) else { return false };
+        self.steps()
+            .enumerate()
+            .any(|(i, s)| i > after && i < before && s.thread == t && s.call.starts_with(call_prefix))
+    }
+
+    /// Renders the thread-column table: a `#` column numbering the steps, then one column per
+    /// thread that appears in a row. Notes and violations are unnumbered rows.
+    pub fn render_table(&self) -> String {
+        let mut used: Vec<usize> = Vec::new();
+        for r in &self.rows {
+            let t = match r {
+                Row::Step(s) => Some(s.thread),
+                Row::Note { thread, .. } => Some(*thread),
+                Row::Violated { .. } => None,
+            };
+            if let Some(t) = t {
+                if !used.contains(&t) {
+                    used.push(t);
+                }
+            }
+        }
+        used.sort_unstable();
+        let name = |t: usize| self.threads.get(t).cloned().unwrap_or_else(|| format!("thread {t}"));
+        let cell = |r: &Row| -> Option<(usize, String)> {
+            match r {
+                Row::Step(s) if s.result.is_empty() => Some((s.thread, s.call.clone())),
+                Row::Step(s) => Some((s.thread, format!("{} = {}", s.call, s.result))),
+                Row::Note { thread, text } => Some((*thread, format!("· {text}"))),
+                Row::Violated { .. } => None,
+            }
+        };
+        // Width of each column but the last: the longest cell or the header.
+        let mut widths: Vec<usize> = used.iter().map(|&t| name(t).chars().count()).collect();
+        for r in &self.rows {
+            if let Some((t, text)) = cell(r) {
+                let col = used.iter().position(|&u| u == t).unwrap_or(0);
+                widths[col] = widths[col].max(text.chars().count());
+            }
+        }
+        let steps = self.step_count().max(1);
+        let num_width = steps.to_string().len().max(1);
+        let mut out = String::new();
+        for line in &self.setup {
+            let _ = writeln!(out, "setup: {line}");
+        }
+        let mut header = format!("{:>num_width$}", "#");
+        for (col, &t) in used.iter().enumerate() {
+            push_cell(&mut header, &name(t), widths[col], col + 1 == used.len());
+        }
+        let _ = writeln!(out, "{}", header.trim_end());
+        let mut n = 0;
+        for r in &self.rows {
+            match r {
+                Row::Violated { invariant, detail } => {
+                    let _ = writeln!(out, "{:>num_width$}  !! violated \"{invariant}\": {detail}", "");
+                }
+                _ => {
+                    let (t, text) = cell(r).unwrap_or_default();
+                    let mut line = if matches!(r, Row::Step(_)) {
+                        n += 1;
+                        format!("{n:>num_width$}")
+                    } else {
+                        format!("{:>num_width$}", "")
+                    };
+                    for (col, &u) in used.iter().enumerate() {
+                        let text = if u == t { text.as_str() } else { "" };
+                        push_cell(&mut line, text, widths[col], col + 1 == used.len());
+                    }
+                    let _ = writeln!(out, "{}", line.trim_end());
+                }
+            }
+        }
+        for line in &self.end {
+            let _ = writeln!(out, "end: {line}");
+        }
+        out
+    }
+}
+
+fn push_cell(line: &mut String, text: &str, width: usize, last: bool) {
+    line.push_str("  ");
+    line.push_str(text);
+    if !last {
+        for _ in text.chars().count()..width {
+            line.push(' ');
+        }
+    }
+}

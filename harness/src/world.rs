@@ -1,0 +1,488 @@
+//! One execution's world: its logical threads, its trace, the violations found so far, and the
+//! step protocol every model operation goes through.
+//!
+//! A step is atomic and is one scheduling point: it takes the world's lock (a lock of the active
+//! backend), checks whether the operation can proceed, performs it and records it, all before the
+//! lock is released. An operation that cannot proceed yet (a held `flock`, a `waitpid` on a live
+//! child) waits on the world's condition variable and is retried after the next step.
+//!
+//! Two modes:
+//! - **free**: the backend's scheduler decides who takes the lock next (shuttle's random, PCT and
+//!   DFS schedulers; loom's exhaustive search).
+//! - **controlled**: a [`Controller`] decides which thread makes the next step, once every thread
+//!   has arrived at a step, is blocked, is joining or has finished. This is how the harness replays
+//!   a step order exactly, minimizes counterexamples and runs its own systematic search, on either
+//!   backend, independent of how many internal scheduling points a backend inserts.
+//!
+//! Architecture invariant: the world knows nothing of files, locks or processes. Models bring
+//! their state and describe each step; the world only orders, records and checks.
+
+use crate::backend::{self, Lock, ThreadKey};
+use crate::scenario::Invariant;
+use crate::trace::{Row, Step, Trace};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Why an execution stopped being a normal run of the scenario.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ViolationKind {
+    /// A named invariant was found false.
+    Invariant,
+    /// Every live thread was blocked.
+    Deadlock,
+    /// The execution exceeded its step limit (a livelock, or an unfair schedule).
+    StepLimit,
+    /// Scenario code panicked.
+    Panic,
+}
+
+/// A violation: what went wrong, under which name, with what detail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    /// The kind of violation.
+    pub kind: ViolationKind,
+    /// The invariant's name, or `deadlock`, `step limit`, `panic`.
+    pub name: String,
+    /// What was observed.
+    pub detail: String,
+    /// The number of steps made when it was found.
+    pub at_step: usize,
+}
+
+/// One decision of a controlled execution: which threads could make the next step and which did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Threads whose next step could proceed, in increasing index order.
+    pub enabled: Vec<usize>,
+    /// The thread that made the previous step, if any.
+    pub prev: Option<usize>,
+    /// The thread chosen.
+    pub chosen: usize,
+}
+
+impl Decision {
+    /// Whether this decision preempted a thread that could have continued.
+    pub fn is_preemption(&self) -> bool {
+        matches!(self.prev, Some(p) if p != self.chosen && self.enabled.contains(&p))
+    }
+}
+
+/// Decides, in controlled mode, which enabled thread makes the next step.
+///
+/// The world calls `choose` once per step, when no thread is running scenario code between steps,
+/// with the threads whose next step can proceed (never empty) and the thread of the previous step.
+/// An `Err` ends the execution: the controller's schedule does not fit the code.
+pub trait Controller: Send {
+    /// The thread to make the next step.
+    fn choose(&mut self, enabled: &[usize], prev: Option<usize>) -> Result<usize, String>;
+}
+
+/// How an execution is scheduled.
+pub enum Mode {
+    /// The backend's scheduler decides.
+    Free,
+    /// A controller decides at every step.
+    Controlled(Box<dyn Controller>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Status {
+    /// Running scenario code between steps.
+    Running,
+    /// Notified after a state change; will re-examine its step when it next runs.
+    Woken,
+    /// Free mode: waiting for its step to become possible.
+    Blocked(String),
+    /// Controlled mode: arrived at a step; `Err` says why it cannot proceed yet.
+    AtStep(Result<(), String>),
+    /// Waiting for another thread to finish.
+    Joining(usize),
+    Finished,
+}
+
+struct ThreadInfo {
+    name: String,
+    key: Option<ThreadKey>,
+    status: Status,
+}
+
+type AlwaysCheck = Box<dyn Fn() -> Result<(), String> + Send>;
+
+struct State {
+    threads: Vec<ThreadInfo>,
+    trace: Trace,
+    violations: Vec<Violation>,
+    always: Vec<(&'static Invariant, AlwaysCheck)>,
+    controller: Option<Box<dyn Controller>>,
+    decisions: Vec<Decision>,
+    turn: Option<usize>,
+    prev: Option<usize>,
+    max_steps: usize,
+    stopped: Option<Violation>,
+}
+
+/// The result of one execution, as the harness reads it afterwards.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecOutcome {
+    /// What happened.
+    pub trace: Trace,
+    /// Every violation, in the order found; the first is the one reported.
+    pub violations: Vec<Violation>,
+    /// Preemptions of a controlled execution (`None` in free mode, where they are not known).
+    pub preemptions: Option<usize>,
+    /// Witnesses this execution reached.
+    pub witnesses: Vec<String>,
+}
+
+impl ExecOutcome {
+    /// The reported violation: the first one found.
+    pub fn violation(&self) -> Option<&Violation> {
+        self.violations.first()
+    }
+}
+
+/// Payload of the panic that stops an execution the world cannot continue (deadlock, step limit,
+/// a schedule that does not fit): the harness recognises it and reports the recorded violation.
+#[derive(Debug)]
+pub(crate) struct Stop;
+
+pub(crate) struct World {
+    lock: Lock,
+    state: Mutex<State>,
+}
+
+impl World {
+    pub(crate) fn new(mode: Mode, main_name: &str, max_steps: usize) -> World {
+        let controller = match mode {
+            Mode::Free => None,
+            Mode::Controlled(c) => Some(c),
+        };
+        World {
+            lock: Lock::new(),
+            state: Mutex::new(State {
+                threads: vec![ThreadInfo {
+                    name: main_name.to_string(),
+                    key: Some(backend::current_thread()),
+                    status: Status::Running,
+                }],
+                trace: Trace { threads: vec![main_name.to_string()], ..Trace::default() },
+                violations: Vec::new(),
+                always: Vec::new(),
+                controller,
+                decisions: Vec::new(),
+                turn: None,
+                prev: None,
+                max_steps,
+                stopped: None,
+            }),
+        }
+    }
+
+    // The std mutex is never contended: backends run one task at a time and no scheduling point is
+    // ever reached while it is held. It is poisoned only by a panic the harness is already reporting.
+    fn st(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn me(st: &State) -> usize {
+        let key = backend::current_thread();
+        st.threads
+            .iter()
+            .position(|t| t.key == Some(key))
+            .expect("model operations are only made by threads spawned through Ctx::spawn")
+    }
+
+    /// Registers a new logical thread (before the backend thread exists, so a controlled decision
+    /// never happens without it).
+    pub(crate) fn register(&self, name: &str) -> usize {
+        let mut st = self.st();
+        st.threads.push(ThreadInfo { name: name.to_string(), key: None, status: Status::Running });
+        st.trace.threads.push(name.to_string());
+        st.threads.len() - 1
+    }
+
+    /// Called first by a spawned thread: binds its backend identity to its index.
+    pub(crate) fn attach(&self, idx: usize) {
+        let key = backend::current_thread();
+        self.st().threads[idx].key = Some(key);
+    }
+
+    /// Called last by a spawned thread (and by the harness for the main thread).
+    pub(crate) fn finish(&self, idx: usize) {
+        let g = self.lock.lock();
+        let mut st = self.st();
+        st.threads[idx].status = Status::Finished;
+        for t in st.threads.iter_mut() {
+            if t.status == Status::Joining(idx) {
+                t.status = Status::Woken;
+            }
+        }
+        let stop = self.settle(&mut st);
+        drop(st);
+        self.lock.notify_all();
+        drop(g);
+        if stop {
+            std::panic::panic_any(Stop);
+        }
+    }
+
+    /// Waits until thread `target` has finished.
+    pub(crate) fn join(&self, target: usize) {
+        let mut g = self.lock.lock();
+        loop {
+            let mut st = self.st();
+            let me = Self::me(&st);
+            if st.threads[target].status == Status::Finished {
+                st.threads[me].status = Status::Running;
+                return;
+            }
+            st.threads[me].status = Status::Joining(target);
+            let stop = self.settle(&mut st);
+            drop(st);
+            if stop {
+                drop(g);
+                std::panic::panic_any(Stop);
+            }
+            g = self.lock.wait(g);
+        }
+    }
+
+    /// Records `step` atomically once `ready` allows it: the protocol of every model operation.
+    pub(crate) fn step<R>(
+        &self,
+        mut ready: impl FnMut() -> Result<(), String>,
+        act: impl FnOnce() -> (R, Step),
+    ) -> R {
+        let mut g = self.lock.lock();
+        loop {
+            let mut st = self.st();
+            if st.stopped.is_some() {
+                drop(st);
+                drop(g);
+                std::panic::panic_any(Stop);
+            }
+            let me = Self::me(&st);
+            let readiness = ready();
+            let go = if st.controller.is_some() {
+                st.threads[me].status = Status::AtStep(readiness);
+                let stop = self.settle(&mut st);
+                if stop {
+                    drop(st);
+                    drop(g);
+                    std::panic::panic_any(Stop);
+                }
+                st.turn == Some(me)
+            } else {
+                match readiness {
+                    Ok(()) => true,
+                    Err(reason) => {
+                        st.threads[me].status = Status::Blocked(reason);
+                        if self.settle(&mut st) {
+                            drop(st);
+                            drop(g);
+                            std::panic::panic_any(Stop);
+                        }
+                        false
+                    }
+                }
+            };
+            if go {
+                st.turn = None;
+                st.threads[me].status = Status::Running;
+                drop(st);
+                let (r, mut step) = act();
+                step.thread = me;
+                let mut st = self.st();
+                st.prev = Some(me);
+                st.trace.rows.push(Row::Step(step));
+                let count = st.trace.step_count();
+                let mut found = Vec::new();
+                for (inv, check) in &st.always {
+                    if !st.violations.iter().any(|v| v.name == inv.name) {
+                        if let Err(detail) = check() {
+                            found.push(Violation {
+                                kind: ViolationKind::Invariant,
+                                name: inv.name.to_string(),
+                                detail,
+                                at_step: count,
+                            });
+                        }
+                    }
+                }
+                for v in found {
+                    st.trace.rows.push(Row::Violated { invariant: v.name.clone(), detail: v.detail.clone() });
+                    st.violations.push(v);
+                }
+                let mut stop = false;
+                if count > st.max_steps {
+                    let v = Violation {
+                        kind: ViolationKind::StepLimit,
+                        name: "step limit".into(),
+                        detail: format!("more than {} steps: a livelock, or a schedule that starves a thread", st.max_steps),
+                        at_step: count,
+                    };
+                    st.violations.push(v.clone());
+                    st.stopped = Some(v);
+                    stop = true;
+                }
+                let mut wake = false;
+                for t in st.threads.iter_mut() {
+                    if matches!(t.status, Status::Blocked(_) | Status::AtStep(_)) {
+                        t.status = Status::Woken;
+                        wake = true;
+                    }
+                }
+                drop(st);
+                if wake || stop {
+                    self.lock.notify_all();
+                }
+                drop(g);
+                if stop {
+                    std::panic::panic_any(Stop);
+                }
+                return r;
+            }
+            drop(st);
+            g = self.lock.wait(g);
+            let mut st = self.st();
+            let me = Self::me(&st);
+            if st.threads[me].status != Status::Finished {
+                st.threads[me].status = Status::Woken;
+            }
+        }
+    }
+
+    /// Called with the state locked whenever a thread stops running scenario code. In controlled
+    /// mode, once no thread is running, asks the controller for the next turn. In both modes,
+    /// detects a deadlock: no thread running and none able to proceed. Returns whether the
+    /// execution must stop (the caller panics with [`Stop`] after releasing the locks).
+    fn settle(&self, st: &mut State) -> bool {
+        if st.stopped.is_some() {
+            return true;
+        }
+        let running = st.threads.iter().any(|t| matches!(t.status, Status::Running | Status::Woken));
+        if running || st.turn.is_some() {
+            return false;
+        }
+        let enabled: Vec<usize> = st
+            .threads
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.status == Status::AtStep(Ok(())))
+            .map(|(i, _)| i)
+            .collect();
+        let all_finished = st.threads.iter().all(|t| t.status == Status::Finished);
+        if enabled.is_empty() {
+            if all_finished {
+                return false;
+            }
+            // Nothing can move: every live thread waits on another.
+            let mut waits = Vec::new();
+            for t in &st.threads {
+                match &t.status {
+                    Status::Blocked(r) | Status::AtStep(Err(r)) => waits.push(format!("{} waits on {r}", t.name)),
+                    Status::Joining(j) => waits.push(format!("{} waits for {} to finish", t.name, st.threads[*j].name)),
+                    _ => {}
+                }
+            }
+            let v = Violation {
+                kind: ViolationKind::Deadlock,
+                name: "deadlock".into(),
+                detail: format!("every thread is blocked: {}", waits.join("; ")),
+                at_step: st.trace.step_count(),
+            };
+            st.trace.rows.push(Row::Violated { invariant: v.name.clone(), detail: v.detail.clone() });
+            st.violations.push(v.clone());
+            // The threads still waiting are left where they are: the backend tears the execution
+            // down once this thread's `Stop` panic reaches it.
+            st.stopped = Some(v);
+            return true;
+        }
+        let prev = st.prev;
+        let Some(controller) = st.controller.as_mut() else { return false };
+        match controller.choose(&enabled, prev) {
+            Ok(chosen) if enabled.contains(&chosen) => {
+                st.decisions.push(Decision { enabled, prev, chosen });
+                st.turn = Some(chosen);
+                self.lock.notify_all();
+                false
+            }
+            Ok(chosen) => {
+                self.stop_schedule(st, format!("the schedule chose thread {chosen}, which cannot make a step now"));
+                true
+            }
+            Err(e) => {
+                self.stop_schedule(st, e);
+                true
+            }
+        }
+    }
+
+    fn stop_schedule(&self, st: &mut State, detail: String) {
+        let v = Violation {
+            kind: ViolationKind::Panic,
+            name: "schedule does not fit".into(),
+            detail,
+            at_step: st.trace.step_count(),
+        };
+        st.stopped = Some(v.clone());
+        st.violations.push(v);
+    }
+
+    pub(crate) fn note(&self, text: String) {
+        let mut st = self.st();
+        let me = Self::me(&st);
+        st.trace.rows.push(Row::Note { thread: me, text });
+    }
+
+    pub(crate) fn setup(&self, text: String) {
+        self.st().trace.setup.push(text);
+    }
+
+    pub(crate) fn end(&self, text: String) {
+        self.st().trace.end.push(text);
+    }
+
+    pub(crate) fn violate(&self, inv: &'static Invariant, detail: String) {
+        let mut st = self.st();
+        if st.violations.iter().any(|v| v.name == inv.name) {
+            return;
+        }
+        let at_step = st.trace.step_count();
+        st.trace.rows.push(Row::Violated { invariant: inv.name.to_string(), detail: detail.clone() });
+        st.violations.push(Violation { kind: ViolationKind::Invariant, name: inv.name.to_string(), detail, at_step });
+    }
+
+    pub(crate) fn always(&self, inv: &'static Invariant, check: AlwaysCheck) {
+        self.st().always.push((inv, check));
+    }
+
+    /// Records a panic of scenario code (the harness calls this after the backend caught it).
+    pub(crate) fn panicked(&self, message: String) {
+        let mut st = self.st();
+        if st.stopped.is_some() {
+            return;
+        }
+        let at_step = st.trace.step_count();
+        st.trace.rows.push(Row::Violated { invariant: "panic".into(), detail: message.clone() });
+        st.violations.push(Violation { kind: ViolationKind::Panic, name: "panic".into(), detail: message, at_step });
+    }
+
+    pub(crate) fn outcome(&self) -> (ExecOutcome, Vec<Decision>) {
+        let st = self.st();
+        let controlled = st.controller.is_some();
+        let preemptions = controlled.then(|| st.decisions.iter().filter(|d| d.is_preemption()).count());
+        (
+            ExecOutcome {
+                trace: st.trace.clone(),
+                violations: st.violations.clone(),
+                preemptions,
+                witnesses: Vec::new(),
+            },
+            st.decisions.clone(),
+        )
+    }
+}
+
+/// A cheap handle to the world, shared by every thread of an execution.
+pub(crate) type WorldRef = Arc<World>;
