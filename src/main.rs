@@ -1,1 +1,172 @@
-fn main(){}
+//! The `interleave` command line: list the catalog, check variants, replay a counterexample.
+//!
+//! Exit status: 0 when every outcome met its expectation (for `replay`: the execution violated
+//! nothing), 1 when one did not (for `replay`: it violated an invariant), 2 for bad input.
+
+use clap::{Parser, Subcommand};
+use harness::{check_variant, select, CheckOptions, Strategy};
+use std::io::Write as _;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "interleave", version, about = "Deterministic concurrency model checking of audited findings")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every scenario and variant with its source and expectation.
+    List,
+    /// Explore variants and report whether each met its expectation.
+    Check {
+        /// `SCENARIO` or `SCENARIO/VARIANT`; none checks the whole catalog.
+        targets: Vec<String>,
+        /// random, pct, urw, dfs, bounded or exhaustive (loom; needs `--features loom`).
+        #[arg(long, default_value = "bounded")]
+        strategy: String,
+        /// Executions per run (the budget of `bounded`, the cap of `dfs`).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        iterations: u64,
+        /// The run's seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The bug depth of `pct`.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=20))]
+        depth: u64,
+        /// The largest preemption bound of `bounded`.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(0..=64))]
+        max_preemptions: u64,
+        /// Print one JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one execution again from its replay string and print its trace.
+    Replay {
+        /// The replay string printed by `check` (iv1:…).
+        schedule: String,
+    },
+    /// Internal: one loom exploration in a child process.
+    #[command(name = "__loom-child", hide = true)]
+    LoomChild {
+        #[arg(num_args = 0..)]
+        args: Vec<String>,
+    },
+}
+
+fn bad_input(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let catalog = scenarios::CATALOG;
+    match cli.command {
+        Command::List => {
+            let mut out = std::io::stdout().lock();
+            for s in catalog {
+                let _ = writeln!(out, "{} — {}", s.name, s.summary);
+                let _ = writeln!(out, "  source: {}, \"{}\"", s.source.seed, s.source.section);
+                for v in s.variants {
+                    let _ = writeln!(out, "  {:<24} {:<15} {}", v.name, v.expect.to_string(), v.summary);
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Check { targets, strategy, iterations, seed, depth, max_preemptions, json } => {
+            let strategy = match Strategy::parse(&strategy, depth as usize, max_preemptions as usize) {
+                Ok(s) => s,
+                Err(e) => return bad_input(e),
+            };
+            let selected = match select(catalog, &targets) {
+                Ok(s) => s,
+                Err(e) => return bad_input(e),
+            };
+            let opts = CheckOptions {
+                strategy,
+                iterations: iterations as usize,
+                seed,
+                child_exe: std::env::current_exe().ok(),
+                ..CheckOptions::default()
+            };
+            let mut reports = Vec::new();
+            for (s, v) in selected {
+                match check_variant(s, v, &opts) {
+                    Ok(r) => {
+                        if !json {
+                            print_report(&r);
+                        }
+                        reports.push(r);
+                    }
+                    Err(e) => return bad_input(e),
+                }
+            }
+            let ok = reports.iter().all(|r| r.ok);
+            if json {
+                let v = serde_json::json!({ "ok": ok, "results": reports });
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                let failed = reports.iter().filter(|r| !r.ok).count();
+                println!("{} variants, {} met their expectation, {} did not", reports.len(), reports.len() - failed, failed);
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Command::Replay { schedule } => match harness::replay(catalog, &schedule) {
+            Ok(r) => {
+                print!("{}", r.rendered);
+                if r.outcome.violation().is_some() {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(e) => bad_input(e),
+        },
+        Command::LoomChild { args } => loom_child(catalog, &args),
+    }
+}
+
+#[cfg(feature = "loom")]
+fn loom_child(catalog: &[&'static harness::Scenario], args: &[String]) -> ExitCode {
+    ExitCode::from(harness::loom_run::child_main(catalog, args) as u8)
+}
+
+#[cfg(not(feature = "loom"))]
+fn loom_child(_catalog: &[&'static harness::Scenario], _args: &[String]) -> ExitCode {
+    bad_input("this build does not include loom: rebuild with `--features loom`")
+}
+
+fn print_report(r: &harness::VariantReport) {
+    let verdict = if r.ok { "ok" } else { "FAILED" };
+    println!(
+        "{:<40} expect {:<15} found {:<15} {:>8} executions {:>7} ms  {verdict}",
+        format!("{}/{}", r.scenario, r.variant),
+        r.expect.to_string(),
+        r.outcome.to_string(),
+        r.executions,
+        r.elapsed_ms
+    );
+    for w in &r.witnesses {
+        println!("    witness \"{}\": {}", w.name, if w.reached { "reached" } else { "NOT reached" });
+    }
+    if let Some(d) = &r.disagreement {
+        println!("    disagreement: {d}");
+    }
+    if let Some(p) = &r.problem {
+        println!("    problem: {p}");
+    }
+    if let (Some(trace), Some(replay)) = (&r.trace, &r.replay) {
+        println!();
+        for line in trace.lines() {
+            println!("    {line}");
+        }
+        println!("    replay: interleave replay {replay}");
+        println!();
+    }
+}

@@ -1,0 +1,244 @@
+//! The modeled file system: [`state::FsState`] (the POSIX semantics, a pure state machine) made
+//! into steps of an execution.
+//!
+//! Every call here is one system call and one step: atomic, a scheduling point, and recorded in
+//! the trace in the words of the real call (`open("/state/w.json", O_WRONLY|O_CREAT|O_TRUNC) = fd 3`).
+//! What real library code does in several system calls is several steps: [`FsProc::write_file`]
+//! is `std::fs::write` (open with `O_TRUNC`, one write per chunk, close) and
+//! [`FsProc::read_file`] is `std::fs::read` (open, reads until one returns 0 bytes, close).
+//!
+//! Setup ([`Fs::setup_file`]) and inspection ([`Fs::inspect`]) are not steps: they run before any
+//! thread starts or after every thread has finished, and in `always` invariants.
+
+pub mod state;
+
+use harness::{Ctx, Step};
+use state::{Errno, Fd, FsState, OpenFlags, ProcId};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A file system shared by the threads (processes) of one execution.
+#[derive(Clone)]
+pub struct Fs {
+    ctx: Ctx,
+    state: Arc<Mutex<FsState>>,
+}
+
+/// Quotes bytes for a trace: printable ASCII as a string, with the length when it is long.
+pub fn show_bytes(data: &[u8]) -> String {
+    const MAX: usize = 40;
+    let mut s = String::from("\"");
+    for &b in data.iter().take(MAX) {
+        match b {
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            0x20..=0x7e => s.push(b as char),
+            b'\n' => s.push_str("\\n"),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    if data.len() > MAX {
+        s.push('…');
+    }
+    s.push('"');
+    s
+}
+
+fn shown<T>(r: &Result<T, Errno>, ok: impl FnOnce(&T) -> String) -> String {
+    match r {
+        Ok(v) => ok(v),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Makes the entry of `path` in its parent directory durable (setup only).
+fn sync_parent(st: &mut FsState, path: &str) {
+    let parent = match path.rsplit_once('/') {
+        Some(("", _)) | None => "/",
+        Some((p, _)) => p,
+    };
+    let p = ProcId(0);
+    let fd = st.open(p, parent, OpenFlags::O_RDONLY.directory()).expect("setup: the parent is a directory");
+    st.fsync(p, fd).expect("setup: fsync of the parent");
+    st.close(p, fd).expect("setup: close");
+}
+
+impl Fs {
+    /// A file system with only the root directory.
+    pub fn new(ctx: &Ctx) -> Fs {
+        Fs { ctx: ctx.clone(), state: Arc::new(Mutex::new(FsState::new())) }
+    }
+
+    fn st(&self) -> MutexGuard<'_, FsState> {
+        // Never contended: only locked inside a step or between steps, never across one.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates a directory before any thread runs (not a step; durable at once).
+    pub fn setup_dir(&self, path: &str) {
+        let mut st = self.st();
+        st.mkdir(path).expect("setup_dir: the parent must exist");
+        sync_parent(&mut st, path);
+    }
+
+    /// Creates a file with `contents` before any thread runs (not a step; durable at once).
+    pub fn setup_file(&self, path: &str, contents: &[u8]) {
+        let mut st = self.st();
+        let p = ProcId(0);
+        let fd = st.open(p, path, OpenFlags::O_WRONLY.creat().trunc()).expect("setup_file: the parent must exist");
+        st.write(p, fd, contents).expect("setup_file: write");
+        st.fsync(p, fd).expect("setup_file: fsync");
+        st.close(p, fd).expect("setup_file: close");
+        sync_parent(&mut st, path);
+        drop(st);
+        self.ctx.setup(format!("{path} = {}", show_bytes(contents)));
+    }
+
+    /// Reads the state without making a step: for setup, `always` invariants and end checks.
+    pub fn inspect<R>(&self, f: impl FnOnce(&FsState) -> R) -> R {
+        f(&self.st())
+    }
+
+    /// The file system as seen by process `pid` (which owns its own descriptor table).
+    pub fn process(&self, pid: u32) -> FsProc {
+        FsProc { fs: self.clone(), pid: ProcId(pid) }
+    }
+
+    fn step<R>(&self, op: impl FnOnce(&mut FsState) -> (R, String, String)) -> R {
+        self.ctx.step(
+            || Ok(()),
+            || {
+                let (r, call, result) = op(&mut self.st());
+                (r, Step { thread: 0, object: "fs".into(), call, result })
+            },
+        )
+    }
+}
+
+/// One process's view of a [`Fs`]: its system calls, each one step.
+#[derive(Clone)]
+pub struct FsProc {
+    fs: Fs,
+    pid: ProcId,
+}
+
+impl FsProc {
+    /// The process id.
+    pub fn pid(&self) -> ProcId {
+        self.pid
+    }
+
+    /// `open(path, flags)`.
+    pub fn open(&self, path: &str, flags: OpenFlags) -> Result<Fd, Errno> {
+        let p = self.pid;
+        self.fs.step(|st| {
+            let r = st.open(p, path, flags);
+            let res = shown(&r, |fd| format!("fd {fd}"));
+            (r, format!("open(\"{path}\", {flags})"), res)
+        })
+    }
+
+    /// `write(fd, data)`: returns the bytes written.
+    pub fn write(&self, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
+        let p = self.pid;
+        self.fs.step(|st| {
+            let r = st.write(p, fd, data);
+            let res = shown(&r, |n| n.to_string());
+            (r, format!("write(fd {fd}, {})", show_bytes(data)), res)
+        })
+    }
+
+    /// `read(fd, max)`.
+    pub fn read(&self, fd: Fd, max: usize) -> Result<Vec<u8>, Errno> {
+        let p = self.pid;
+        self.fs.step(|st| {
+            let r = st.read(p, fd, max);
+            let res = shown(&r, |d| format!("{} ({} bytes)", show_bytes(d), d.len()));
+            (r, format!("read(fd {fd}, {max})"), res)
+        })
+    }
+
+    /// `close(fd)`.
+    pub fn close(&self, fd: Fd) -> Result<(), Errno> {
+        let p = self.pid;
+        self.fs.step(|st| {
+            let r = st.close(p, fd);
+            let res = shown(&r, |_| "ok".into());
+            (r, format!("close(fd {fd})"), res)
+        })
+    }
+
+    /// `fsync(fd)`: of a file, makes its contents durable; of a directory, its entries.
+    pub fn fsync(&self, fd: Fd) -> Result<(), Errno> {
+        let p = self.pid;
+        self.fs.step(|st| {
+            let r = st.fsync(p, fd);
+            let res = shown(&r, |_| "ok".into());
+            (r, format!("fsync(fd {fd})"), res)
+        })
+    }
+
+    /// `unlink(path)`.
+    pub fn unlink(&self, path: &str) -> Result<(), Errno> {
+        self.fs.step(|st| {
+            let r = st.unlink(path);
+            let res = shown(&r, |_| "ok".into());
+            (r, format!("unlink(\"{path}\")"), res)
+        })
+    }
+
+    /// `rename(from, to)`: atomically replaces `to`.
+    pub fn rename(&self, from: &str, to: &str) -> Result<(), Errno> {
+        self.fs.step(|st| {
+            let r = st.rename(from, to);
+            let res = shown(&r, |_| "ok".into());
+            (r, format!("rename(\"{from}\", \"{to}\")"), res)
+        })
+    }
+
+    /// `readdir(path)`: the names, sorted (the model's deterministic order).
+    pub fn readdir(&self, path: &str) -> Result<Vec<String>, Errno> {
+        self.fs.step(|st| {
+            let r = st.readdir(path);
+            let res = shown(&r, |names| format!("[{}]", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")));
+            (r, format!("readdir(\"{path}\")"), res)
+        })
+    }
+
+    /// `std::fs::write(path, data)` with the data written in `chunks` pieces (a short-write loop):
+    /// `open(O_WRONLY|O_CREAT|O_TRUNC)`, one `write` per chunk, `close`.
+    pub fn write_file(&self, path: &str, data: &[u8], chunks: usize) -> Result<(), Errno> {
+        let fd = self.open(path, OpenFlags::O_WRONLY.creat().trunc())?;
+        let r = self.write_chunks(fd, data, chunks);
+        let c = self.close(fd);
+        r.and(c)
+    }
+
+    /// Writes `data` in `chunks` pieces of (nearly) equal size.
+    pub fn write_chunks(&self, fd: Fd, data: &[u8], chunks: usize) -> Result<(), Errno> {
+        let size = data.len().div_ceil(chunks.max(1)).max(1);
+        for piece in data.chunks(size) {
+            let mut rest = piece;
+            while !rest.is_empty() {
+                let n = self.write(fd, rest)?;
+                rest = &rest[n..];
+            }
+        }
+        Ok(())
+    }
+
+    /// `std::fs::read(path)`: `open(O_RDONLY)`, `read` until it returns 0 bytes, `close`.
+    pub fn read_file(&self, path: &str) -> Result<Vec<u8>, Errno> {
+        const BUF: usize = 4096;
+        let fd = self.open(path, OpenFlags::O_RDONLY)?;
+        let mut data = Vec::new();
+        let r = loop {
+            match self.read(fd, BUF) {
+                Ok(chunk) if chunk.is_empty() => break Ok(()),
+                Ok(chunk) => data.extend_from_slice(&chunk),
+                Err(e) => break Err(e),
+            }
+        };
+        let _ = self.close(fd);
+        r.map(|()| data)
+    }
+}
