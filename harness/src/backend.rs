@@ -8,8 +8,8 @@
 //! minimized and replayed on shuttle's deterministic scheduler, so the replay string and snapshot of
 //! a bug are the same whichever backend found it.
 //!
-//! Architecture invariant: nothing here is a scheduling point unless the runtime makes it one; the
-//! only scheduling points of a model are the lock, wait and notify calls of [`Lock`].
+//! Architecture invariant: the only scheduling points of a model are [`Ticket::tick`] (one per
+//! step) and, when a thread has to wait, the lock, wait and notify calls of [`Lock`].
 
 use std::cell::Cell;
 
@@ -110,8 +110,44 @@ where
     }
 }
 
-/// The one lock and condition variable of an execution's world: every model step takes it, so the
-/// runtime sees every step as a scheduling point and every pair of steps as dependent.
+/// The step counter of an execution's world: every model step begins with one read-modify-write
+/// of it, which is the step's only scheduling point. All steps touch the same counter, so the
+/// backend treats every pair of steps as dependent and explores every order of them; and since a
+/// step is a single backend operation, loom's search grows with the number of steps, not with the
+/// number of lock and unlock operations around them.
+pub(crate) enum Ticket {
+    Shuttle(shuttle::sync::atomic::AtomicUsize),
+    #[cfg(feature = "loom")]
+    Loom(loom::sync::atomic::AtomicUsize),
+}
+
+impl Ticket {
+    /// A new counter of the active runtime.
+    pub(crate) fn new() -> Ticket {
+        match active() {
+            Backend::Shuttle => Ticket::Shuttle(shuttle::sync::atomic::AtomicUsize::new(0)),
+            #[cfg(feature = "loom")]
+            Backend::Loom => Ticket::Loom(loom::sync::atomic::AtomicUsize::new(0)),
+        }
+    }
+
+    /// The scheduling point of a step.
+    pub(crate) fn tick(&self) {
+        match self {
+            Ticket::Shuttle(a) => {
+                a.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            #[cfg(feature = "loom")]
+            Ticket::Loom(a) => {
+                a.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// The lock and condition variable of an execution's world, used only to wait: by a thread whose
+/// step cannot proceed yet, and in controlled mode by a thread waiting for its turn. A step that
+/// nobody waits for never touches it.
 pub(crate) enum Lock {
     Shuttle(shuttle::sync::Mutex<()>, shuttle::sync::Condvar),
     #[cfg(feature = "loom")]

@@ -155,6 +155,7 @@ pub fn iterative(variant: &'static Variant, max_bound: usize, budget: usize) -> 
         total.executions += r.executions;
         total.witnesses.extend(r.witnesses);
         total.nondeterministic += r.nondeterministic;
+        total.bound_refused = r.bound_refused;
         if r.counterexample.is_some() {
             total.counterexample = r.counterexample;
             return (total, bound);

@@ -46,6 +46,10 @@ impl Default for CheckOptions {
 pub struct RunReport {
     /// What ran: `random`, `pct(depth 3)`, `loom unbounded`, `loom preemption bound 2`, …
     pub run: String,
+    /// The search family (`loom`, `shuttle`, `bounded`): preemption bounds compare only within one.
+    pub family: &'static str,
+    /// The preemption bound of a systematic run; `None` for an unbounded one.
+    pub bound: Option<usize>,
     /// Executions it ran.
     pub executions: usize,
     /// Whether it explored its whole space.
@@ -170,9 +174,11 @@ pub fn finish_counterexample(
     (Counterexample { outcome: shown, preemptions, replay, rendered }, spent)
 }
 
-fn run_report(run: String, r: &FreeResult) -> RunReport {
+fn run_report(run: String, family: &'static str, bound: Option<usize>, r: &FreeResult) -> RunReport {
     RunReport {
         run,
+        family,
+        bound,
         executions: r.executions,
         complete: r.complete,
         violated: r.counterexample.as_ref().and_then(|c| c.violation()).map(|v| v.name.clone()),
@@ -187,22 +193,23 @@ pub fn check_variant(scenario: &'static Scenario, variant: &'static Variant, opt
     match opts.strategy {
         Strategy::Random => {
             let r = shuttle_free(variant, RandomScheduler::new_from_seed(opts.seed, n), n);
-            runs.push((run_report("random".into(), &r), r));
+            runs.push((run_report("random".into(), "shuttle", None, &r), r));
         }
         Strategy::Pct { depth } => {
             let r = shuttle_free(variant, PctScheduler::new_from_seed(opts.seed, depth, n), n);
-            runs.push((run_report(format!("pct(depth {depth})"), &r), r));
+            runs.push((run_report(format!("pct(depth {depth})"), "shuttle", None, &r), r));
         }
         Strategy::Urw => {
             let r = shuttle_free(variant, UrwRandomScheduler::new_from_seed(opts.seed, n), n);
-            runs.push((run_report("urw".into(), &r), r));
+            runs.push((run_report("urw".into(), "shuttle", None, &r), r));
         }
         Strategy::Dfs => {
             let r = shuttle_free(variant, DfsScheduler::new(Some(n), false), n);
-            runs.push((run_report("dfs".into(), &r), r));
+            runs.push((run_report("dfs".into(), "shuttle", None, &r), r));
         }
         Strategy::Bounded { max_preemptions } => {
             let (b, bound) = bounded::iterative(variant, max_preemptions, n);
+            let space = b.bound_refused.then_some(bound);
             let r = FreeResult {
                 executions: b.executions,
                 counterexample: b.counterexample,
@@ -210,7 +217,7 @@ pub fn check_variant(scenario: &'static Scenario, variant: &'static Variant, opt
                 complete: b.complete,
                 decisions: 0,
             };
-            runs.push((run_report(format!("bounded (preemption bound {bound})"), &r), r));
+            runs.push((run_report(format!("bounded (preemption bound {bound})"), "bounded", space, &r), r));
         }
         Strategy::Exhaustive => {
             exhaustive_runs(scenario, variant, opts, &mut runs)?;
@@ -222,8 +229,21 @@ pub fn check_variant(scenario: &'static Scenario, variant: &'static Variant, opt
         witnesses_reached.extend(r.witnesses.iter().cloned());
     }
     let found = runs.iter().find_map(|(_, r)| r.counterexample.clone());
-    let failing: Vec<&RunReport> = runs.iter().map(|(rr, _)| rr).filter(|rr| rr.violated.is_some()).collect();
-    let passing: Vec<&RunReport> = runs.iter().map(|(rr, _)| rr).filter(|rr| rr.violated.is_none() && rr.complete).collect();
+    let reports: Vec<&RunReport> = runs.iter().map(|(rr, _)| rr).collect();
+    let failing: Vec<&RunReport> = reports.iter().copied().filter(|rr| rr.violated.is_some()).collect();
+    // A complete run that passed disagrees with a failing run when its space contains the failing
+    // run's: it is unbounded, or it has a larger bound in the same family. A smaller bound passing
+    // where a larger one fails is just a bound too small, not a disagreement.
+    let covers = |p: &RunReport, f: &RunReport| match (p.bound, f.bound) {
+        (None, _) => true,
+        (Some(pb), Some(fb)) => p.family == f.family && pb >= fb,
+        (Some(_), None) => false,
+    };
+    let passing: Vec<&RunReport> = reports
+        .iter()
+        .copied()
+        .filter(|p| p.violated.is_none() && p.complete && failing.iter().any(|f| covers(p, f)))
+        .collect();
     let disagreement = (!failing.is_empty() && !passing.is_empty()).then(|| {
         format!(
             "{} found \"{}\" but {} passed",
@@ -315,18 +335,19 @@ fn exhaustive_runs(
             None => "loom unbounded".to_string(),
             Some(b) => format!("loom preemption bound {b}"),
         };
-        runs.push((run_report(label, &r), r));
+        runs.push((run_report(label, "loom", bound, &r), r));
     }
     // shuttle's dfs counts where it completes; the harness's own step-level search always does on
     // the catalog's variants.
     let n = opts.iterations.max(1);
     let r = shuttle_free(variant, DfsScheduler::new(Some(n), false), n);
     if r.complete || r.counterexample.is_some() {
-        runs.push((run_report("shuttle dfs".into(), &r), r));
+        runs.push((run_report("shuttle dfs".into(), "shuttle", None, &r), r));
     }
     let (b, bound) = bounded::iterative(variant, usize::MAX, opts.minimize_budget);
+    let space = b.bound_refused.then_some(bound);
     let r = FreeResult { executions: b.executions, counterexample: b.counterexample, witnesses: b.witnesses, complete: b.complete, decisions: 0 };
-    runs.push((run_report(format!("bounded (preemption bound {bound})"), &r), r));
+    runs.push((run_report(format!("bounded (preemption bound {bound})"), "bounded", space, &r), r));
     Ok(())
 }
 

@@ -120,6 +120,7 @@ fn outcome_of_failure(variant: &Variant, world: Option<Arc<World>>, payload: &(d
         }
     }
     let (mut out, decisions) = world.outcome();
+    world.teardown();
     finish_outcome(variant, &mut out);
     (out, decisions)
 }
@@ -149,31 +150,46 @@ struct FreeShared {
 /// Wraps a shuttle scheduler: counts and records every decision, and ends the exploration at the
 /// first counterexample.
 struct Recording<S> {
-    inner: S,
+    // `None` only once dropped early (see `Drop`).
+    inner: Option<S>,
     shared: Arc<Mutex<FreeShared>>,
     decisions: Vec<TaskId>,
+    stopped_early: bool,
+}
+
+impl<S> Drop for Recording<S> {
+    fn drop(&mut self) {
+        // shuttle's random scheduler prints "failing seed" when dropped in the middle of an
+        // iteration, which is what stopping at a counterexample looks like to it. The harness reports
+        // the counterexample itself (with a replay string), so the scheduler is forgotten instead:
+        // a few hundred bytes, once per exploration.
+        if self.stopped_early || std::thread::panicking() {
+            std::mem::forget(self.inner.take());
+        }
+    }
 }
 
 impl<S: Scheduler> Scheduler for Recording<S> {
     fn new_execution(&mut self) -> Option<Schedule> {
         let shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         if shared.stop {
+            self.stopped_early = true;
             return None;
         }
         drop(shared);
         self.decisions.clear();
-        self.inner.new_execution()
+        self.inner.as_mut()?.new_execution()
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
-        let t = self.inner.next_task(runnable, current, is_yielding)?;
+        let t = self.inner.as_mut()?.next_task(runnable, current, is_yielding)?;
         self.decisions.push(t);
         self.shared.lock().unwrap_or_else(|e| e.into_inner()).result.decisions += 1;
         Some(t)
     }
 
     fn next_u64(&mut self) -> u64 {
-        self.inner.next_u64()
+        self.inner.as_mut().map_or(0, |s| s.next_u64())
     }
 }
 
@@ -185,7 +201,7 @@ where
     let shared = Arc::new(Mutex::new(FreeShared::default()));
     let sh = Arc::clone(&shared);
     let result = isolated(move || {
-        let recording = Recording { inner: scheduler, shared: Arc::clone(&sh), decisions: Vec::new() };
+        let recording = Recording { inner: Some(scheduler), shared: Arc::clone(&sh), decisions: Vec::new(), stopped_early: false };
         let sh2 = Arc::clone(&sh);
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             backend::with_backend(Backend::Shuttle, || {
@@ -194,6 +210,7 @@ where
                     sh2.lock().unwrap_or_else(|e| e.into_inner()).world = Some(Arc::clone(&world));
                     run_body(variant, &world);
                     let (mut out, _) = world.outcome();
+                    world.teardown();
                     finish_outcome(variant, &mut out);
                     let mut s = sh2.lock().unwrap_or_else(|e| e.into_inner());
                     s.result.executions += 1;
@@ -289,6 +306,7 @@ pub fn run_controlled<D: Driver>(variant: &'static Variant, mut driver: D) -> D 
                         sh2.lock().unwrap_or_else(|e| e.into_inner()).world = Some(Arc::clone(&world));
                         run_body(variant, &world);
                         let (mut out, decisions) = world.outcome();
+                        world.teardown();
                         finish_outcome(variant, &mut out);
                         let mut s = sh2.lock().unwrap_or_else(|e| e.into_inner());
                         s.world = None;

@@ -64,6 +64,7 @@ pub fn loom_explore(variant: &'static Variant, bound: Option<usize>) -> FreeResu
                 (variant.body)(&ctx);
                 world.finish(0);
                 let out = outcome_with_witnesses(variant, &world);
+                world.teardown();
                 let mut s = lock(&sh);
                 s.world = None;
                 s.result.executions += 1;
@@ -85,7 +86,9 @@ pub fn loom_explore(variant: &'static Variant, bound: Option<usize>) -> FreeResu
                     if payload.downcast_ref::<Stop>().is_none() {
                         world.panicked(panic_message(payload.as_ref()));
                     }
-                    outcome_with_witnesses(variant, &world)
+                    let out = outcome_with_witnesses(variant, &world);
+                    world.teardown();
+                    out
                 }
                 None => ExecOutcome::default(),
             };

@@ -172,8 +172,8 @@ pub struct JoinHandle<T> {
 impl<T> JoinHandle<T> {
     /// Waits for the thread to finish and returns its result.
     pub fn join(self) -> T {
-        self.world.join(self.idx);
-        match self.raw.join() {
+        let raw = self.raw;
+        match self.world.join(self.idx, move || raw.join()) {
             Ok(v) => v,
             // The thread's panic is already the execution's failure; carry it on.
             Err(_) => std::panic::panic_any(Stop),

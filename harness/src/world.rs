@@ -17,7 +17,7 @@
 //! Architecture invariant: the world knows nothing of files, locks or processes. Models bring
 //! their state and describe each step; the world only orders, records and checks.
 
-use crate::backend::{self, Lock, ThreadKey};
+use crate::backend::{self, Lock, Ticket, ThreadKey};
 use crate::scenario::Invariant;
 use crate::trace::{Row, Step, Trace};
 use serde::{Deserialize, Serialize};
@@ -119,6 +119,8 @@ struct State {
     prev: Option<usize>,
     max_steps: usize,
     stopped: Option<Violation>,
+    /// Bumped by every change a waiting thread may wait for: a step, a decision, a finish.
+    version: u64,
 }
 
 /// The result of one execution, as the harness reads it afterwards.
@@ -147,6 +149,7 @@ impl ExecOutcome {
 pub(crate) struct Stop;
 
 pub(crate) struct World {
+    ticket: Ticket,
     lock: Lock,
     state: Mutex<State>,
 }
@@ -158,6 +161,7 @@ impl World {
             Mode::Controlled(c) => Some(c),
         };
         World {
+            ticket: Ticket::new(),
             lock: Lock::new(),
             state: Mutex::new(State {
                 threads: vec![ThreadInfo {
@@ -174,6 +178,7 @@ impl World {
                 prev: None,
                 max_steps,
                 stopped: None,
+                version: 0,
             }),
         }
     }
@@ -209,7 +214,6 @@ impl World {
 
     /// Called last by a spawned thread (and by the harness for the main thread).
     pub(crate) fn finish(&self, idx: usize) {
-        let g = self.lock.lock();
         let mut st = self.st();
         st.threads[idx].status = Status::Finished;
         for t in st.threads.iter_mut() {
@@ -217,31 +221,65 @@ impl World {
                 t.status = Status::Woken;
             }
         }
+        st.version += 1;
         let stop = self.settle(&mut st);
+        let wake = Self::anyone_waiting(&st);
         drop(st);
-        self.lock.notify_all();
-        drop(g);
+        if wake {
+            self.notify();
+        }
         if stop {
             std::panic::panic_any(Stop);
         }
     }
 
-    /// Waits until thread `target` has finished.
-    pub(crate) fn join(&self, target: usize) {
-        let mut g = self.lock.lock();
-        loop {
-            let mut st = self.st();
-            let me = Self::me(&st);
-            if st.threads[target].status == Status::Finished {
-                st.threads[me].status = Status::Running;
-                return;
-            }
+    /// Waits until thread `target` has finished; `join_raw` is the backend's join.
+    pub(crate) fn join<T>(&self, target: usize, join_raw: impl FnOnce() -> T) -> T {
+        let mut st = self.st();
+        let me = Self::me(&st);
+        if st.threads[target].status != Status::Finished {
             st.threads[me].status = Status::Joining(target);
             let stop = self.settle(&mut st);
+            let wake = Self::anyone_waiting(&st);
             drop(st);
+            if wake {
+                self.notify();
+            }
             if stop {
-                drop(g);
                 std::panic::panic_any(Stop);
+            }
+        } else {
+            drop(st);
+        }
+        let r = join_raw();
+        let mut st = self.st();
+        st.threads[me].status = Status::Running;
+        r
+    }
+
+    /// Whether some thread waits on the condition variable for a change.
+    fn anyone_waiting(st: &State) -> bool {
+        st.threads.iter().any(|t| match &t.status {
+            Status::Blocked(_) | Status::AtStep(_) => true,
+            _ => false,
+        })
+    }
+
+    fn notify(&self) {
+        let g = self.lock.lock();
+        self.lock.notify_all();
+        drop(g);
+    }
+
+    /// Waits until the world's version moves past `seen` (or the execution stops).
+    fn wait_change(&self, seen: u64) {
+        let mut g = self.lock.lock();
+        loop {
+            {
+                let st = self.st();
+                if st.version != seen || st.stopped.is_some() {
+                    return;
+                }
             }
             g = self.lock.wait(g);
         }
@@ -253,22 +291,23 @@ impl World {
         mut ready: impl FnMut() -> Result<(), String>,
         act: impl FnOnce() -> (R, Step),
     ) -> R {
-        let mut g = self.lock.lock();
         loop {
+            // The step's one scheduling point. Everything from here to the return (or the wait
+            // below) runs without another, so it is atomic under either backend.
+            self.ticket.tick();
             let mut st = self.st();
             if st.stopped.is_some() {
                 drop(st);
-                drop(g);
                 std::panic::panic_any(Stop);
             }
             let me = Self::me(&st);
             let readiness = ready();
+            let before = st.version;
             let go = if st.controller.is_some() {
                 st.threads[me].status = Status::AtStep(readiness);
                 let stop = self.settle(&mut st);
                 if stop {
                     drop(st);
-                    drop(g);
                     std::panic::panic_any(Stop);
                 }
                 st.turn == Some(me)
@@ -279,7 +318,6 @@ impl World {
                         st.threads[me].status = Status::Blocked(reason);
                         if self.settle(&mut st) {
                             drop(st);
-                            drop(g);
                             std::panic::panic_any(Stop);
                         }
                         false
@@ -325,6 +363,7 @@ impl World {
                     st.stopped = Some(v);
                     stop = true;
                 }
+                // The state changed: every waiting thread must look at its step again.
                 let mut wake = false;
                 for t in st.threads.iter_mut() {
                     if matches!(t.status, Status::Blocked(_) | Status::AtStep(_)) {
@@ -332,23 +371,24 @@ impl World {
                         wake = true;
                     }
                 }
+                st.version += 1;
                 drop(st);
-                if wake || stop {
-                    self.lock.notify_all();
+                if wake {
+                    self.notify();
                 }
-                drop(g);
                 if stop {
                     std::panic::panic_any(Stop);
                 }
                 return r;
             }
+            // A decision made just now may have chosen a thread that is waiting.
+            let decided = st.version != before;
+            let seen = st.version;
             drop(st);
-            g = self.lock.wait(g);
-            let mut st = self.st();
-            let me = Self::me(&st);
-            if st.threads[me].status != Status::Finished {
-                st.threads[me].status = Status::Woken;
+            if decided {
+                self.notify();
             }
+            self.wait_change(seen);
         }
     }
 
@@ -404,7 +444,8 @@ impl World {
             Ok(chosen) if enabled.contains(&chosen) => {
                 st.decisions.push(Decision { enabled, prev, chosen });
                 st.turn = Some(chosen);
-                self.lock.notify_all();
+                // The chosen thread may be waiting; the caller notifies after releasing the state.
+                st.version += 1;
                 false
             }
             Ok(chosen) => {
@@ -466,6 +507,13 @@ impl World {
         let at_step = st.trace.step_count();
         st.trace.rows.push(Row::Violated { invariant: "panic".into(), detail: message.clone() });
         st.violations.push(Violation { kind: ViolationKind::Panic, name: "panic".into(), detail: message, at_step });
+    }
+
+    /// Drops what the execution registered (its `always` checks hold models, which hold the
+    /// context, which holds the world: a cycle to break once the execution is over).
+    pub(crate) fn teardown(&self) {
+        let always = std::mem::take(&mut self.st().always);
+        drop(always);
     }
 
     pub(crate) fn outcome(&self) -> (ExecOutcome, Vec<Decision>) {

@@ -93,7 +93,9 @@ impl Errno {
     /// does not know.
     pub fn from_io(e: &std::io::Error) -> Option<Errno> {
         let code = e.raw_os_error()?;
-        Errno::ALL.into_iter().find(|errno| errno.linux_code() == code)
+        Errno::ALL
+            .into_iter()
+            .find(|errno| errno.linux_code() == code)
     }
 }
 
@@ -677,7 +679,10 @@ impl FsState {
         let (Some((from_dir, from_name)), Some((to_dir, to_name))) = (from_last, to_last) else {
             return Err(Errno::EBUSY);
         };
-        let ino = *self.entries(from_dir)?.get(from_name).ok_or(Errno::ENOENT)?;
+        let ino = *self
+            .entries(from_dir)?
+            .get(from_name)
+            .ok_or(Errno::ENOENT)?;
         // The kernel's "trap" checks compare dentries; with canonical paths
         // and no hard-linked directories, comparing paths is equivalent.
         if is_within(parent_path(to), from) {
@@ -694,9 +699,7 @@ impl FsState {
             match (self.node(ino), self.node(old)) {
                 (Some(Node::Dir(_)), Some(Node::File { .. })) => return Err(Errno::ENOTDIR),
                 (Some(Node::File { .. }), Some(Node::Dir(_))) => return Err(Errno::EISDIR),
-                (_, Some(Node::Dir(d))) if !d.entries.is_empty() => {
-                    return Err(Errno::ENOTEMPTY)
-                }
+                (_, Some(Node::Dir(d))) if !d.entries.is_empty() => return Err(Errno::ENOTEMPTY),
                 _ => {}
             }
         }
@@ -1107,8 +1110,14 @@ mod tests {
         let mut fs = FsState::new();
         write_file(&mut fs, "/a", b"");
         fs.mkdir("/d").unwrap();
-        assert_eq!(fs.open(P1, "/a", O_WRONLY.creat().excl()), Err(Errno::EEXIST));
-        assert_eq!(fs.open(P1, "/d", O_WRONLY.creat().excl()), Err(Errno::EEXIST));
+        assert_eq!(
+            fs.open(P1, "/a", O_WRONLY.creat().excl()),
+            Err(Errno::EEXIST)
+        );
+        assert_eq!(
+            fs.open(P1, "/d", O_WRONLY.creat().excl()),
+            Err(Errno::EEXIST)
+        );
         assert_eq!(fs.open(P1, "/d", O_RDONLY.creat()), Err(Errno::EISDIR));
         assert_eq!(fs.open(P1, "/d", O_WRONLY), Err(Errno::EISDIR));
         assert_eq!(fs.open(P1, "/d", O_RDONLY.trunc()), Err(Errno::EISDIR));
@@ -1168,7 +1177,11 @@ mod tests {
         fs.fsync(P1, root).unwrap();
         assert_eq!(fs.pending_dir_changes("/"), Some(vec![]));
         assert_eq!(fs.durable_dir_entries(Ino(1)).unwrap()["a"], v2);
-        assert_eq!(fs.durable_contents(v1), None, "nothing can name v1 any more");
+        assert_eq!(
+            fs.durable_contents(v1),
+            None,
+            "nothing can name v1 any more"
+        );
     }
 
     #[test]
@@ -1248,7 +1261,11 @@ mod tests {
     fn invalid_paths_are_einval_not_panics() {
         let mut fs = FsState::new();
         for bad in ["", "a", "/a/", "//a", "/./a", "/a/..", "/a\0b"] {
-            assert_eq!(fs.open(P1, bad, O_RDWR.creat()), Err(Errno::EINVAL), "{bad:?}");
+            assert_eq!(
+                fs.open(P1, bad, O_RDWR.creat()),
+                Err(Errno::EINVAL),
+                "{bad:?}"
+            );
             assert_eq!(fs.mkdir(bad), Err(Errno::EINVAL));
             assert_eq!(fs.rename(bad, "/b"), Err(Errno::EINVAL));
             assert_eq!(fs.readdir(bad), Err(Errno::EINVAL));
@@ -1259,7 +1276,10 @@ mod tests {
 
     #[test]
     fn display_formats() {
-        assert_eq!(O_WRONLY.creat().trunc().to_string(), "O_WRONLY|O_CREAT|O_TRUNC");
+        assert_eq!(
+            O_WRONLY.creat().trunc().to_string(),
+            "O_WRONLY|O_CREAT|O_TRUNC"
+        );
         assert_eq!(O_RDONLY.directory().to_string(), "O_RDONLY|O_DIRECTORY");
         assert_eq!(
             O_RDWR.append().excl().creat().to_string(),
