@@ -27,17 +27,20 @@ std::thread_local! {
 }
 
 /// Installs, once, a panic hook that stays silent on exploration threads: a panic there is a
-/// finding the harness reports, not a crash to print. Elsewhere the previous hook runs.
+/// finding the harness reports, not a crash to print. Elsewhere the hook that was installed before
+/// runs, as if the harness were not there.
 fn install_quiet_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        // Let shuttle install its own hook first, so ours wraps it and can silence it too.
+        let previous = std::panic::take_hook();
+        // shuttle installs its own hook (which prints schedules) the first time it runs. Let it do
+        // so now and discard it: the harness reports failures itself, with replay strings.
         let _ = std::thread::spawn(|| {
             let sched = shuttle::scheduler::RoundRobinScheduler::new(1);
             shuttle::Runner::new(sched, quiet_config()).run(|| {});
         })
         .join();
-        let previous = std::panic::take_hook();
+        drop(std::panic::take_hook());
         std::panic::set_hook(Box::new(move |info| {
             if !QUIET.with(|q| q.get()) {
                 previous(info);
@@ -275,7 +278,9 @@ impl Scheduler for Steady {
 }
 
 struct ControlledShared<D> {
-    driver: D,
+    // Taken back at the end. (A failed shuttle execution leaks its tasks' stacks, and with them
+    // clones of the shared handle, so the handle itself cannot be unwrapped.)
+    driver: Option<D>,
     pending: Option<Box<dyn Controller>>,
     world: Option<Arc<World>>,
 }
@@ -284,7 +289,7 @@ struct ControlledShared<D> {
 /// controllers, and returns the driver.
 pub fn run_controlled<D: Driver>(variant: &'static Variant, mut driver: D) -> D {
     let Some(first) = driver.next(None) else { return driver };
-    let shared = Arc::new(Mutex::new(ControlledShared { driver, pending: Some(first), world: None }));
+    let shared = Arc::new(Mutex::new(ControlledShared { driver: Some(driver), pending: Some(first), world: None }));
     loop {
         let done = Arc::new(Mutex::new(false));
         let sh = Arc::clone(&shared);
@@ -310,7 +315,7 @@ pub fn run_controlled<D: Driver>(variant: &'static Variant, mut driver: D) -> D 
                         finish_outcome(variant, &mut out);
                         let mut s = sh2.lock().unwrap_or_else(|e| e.into_inner());
                         s.world = None;
-                        s.pending = s.driver.next(Some((out, decisions)));
+                        s.pending = s.driver.as_mut().and_then(|d| d.next(Some((out, decisions))));
                         if s.pending.is_none() {
                             *d3.lock().unwrap_or_else(|e| e.into_inner()) = true;
                         }
@@ -322,7 +327,7 @@ pub fn run_controlled<D: Driver>(variant: &'static Variant, mut driver: D) -> D 
                 Ok(_) => false,
                 Err(payload) => {
                     let last = outcome_of_failure(variant, s.world.take(), payload.as_ref());
-                    s.pending = s.driver.next(Some(last));
+                    s.pending = s.driver.as_mut().and_then(|d| d.next(Some(last)));
                     s.pending.is_some()
                 }
             }
@@ -331,8 +336,8 @@ pub fn run_controlled<D: Driver>(variant: &'static Variant, mut driver: D) -> D 
             break;
         }
     }
-    let shared = Arc::try_unwrap(shared).unwrap_or_else(|_| unreachable!("every exploration thread has ended"));
-    shared.into_inner().unwrap_or_else(|e| e.into_inner()).driver
+    let driver = shared.lock().unwrap_or_else(|e| e.into_inner()).driver.take();
+    driver.expect("the driver is only taken here")
 }
 
 /// Follows a fixed step order; beyond it, either stops the execution (`strict`, for replay) or

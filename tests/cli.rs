@@ -1,0 +1,95 @@
+//! The command line's contract: exit statuses, JSON shape, and clear errors for bad input.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(common::exe()).args(args).output().expect("run interleave")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn bad_input_exits_2_with_what_is_valid() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["check", "no-such-scenario"], "known scenarios are worker-state"),
+        (&["check", "worker-state/no-such-variant"], "its variants are buggy, audit-fix"),
+        (&["check", "--strategy", "magic"], "valid strategies are random, pct"),
+        (&["check", "--iterations", "0"], "0"),
+        (&["replay", "garbage"], "malformed replay string"),
+        (&["replay", "iv9:worker-state/buggy:12:00000000"], "unsupported replay format"),
+        (&["replay", "iv1:worker-state/buggy:122222111:b8951b19"], "checksum"),
+        (&["replay", "iv1:worker-state/buggy:122222111:b8951b1"], "checksum"),
+        (&["replay", "iv1:../../etc/passwd:1:00000000"], "<scenario>/<variant>"),
+        (&["nonsense"], "unrecognized subcommand"),
+    ];
+    for (args, fragment) in cases {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(fragment), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn a_schedule_that_no_longer_fits_exits_2() {
+    // A valid string whose step order the code cannot take: thread 2 (the reader) cannot make
+    // more steps than it has.
+    let s = harness::replay::ReplayString {
+        scenario: "worker-state".into(),
+        variant: "buggy".into(),
+        order: vec![2; 40],
+    }
+    .encode();
+    let o = run(&["replay", &s]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no longer fits"), "{}", stderr(&o));
+}
+
+#[test]
+fn check_json_has_the_documented_shape_and_exit_status() {
+    let o = run(&["check", "worker-state", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert_eq!(v["ok"], true);
+    let results = v["results"].as_array().expect("results");
+    assert_eq!(results.len(), 4);
+    for r in results {
+        for key in ["scenario", "variant", "expect", "outcome", "strategy", "executions", "elapsed_ms", "invariant", "replay", "trace"] {
+            assert!(r.get(key).is_some(), "missing {key} in {r}");
+        }
+        let cx = r["outcome"] == "counterexample";
+        assert_eq!(r["replay"].is_string(), cx);
+        assert_eq!(r["trace"].is_string(), cx);
+        assert_eq!(r["invariant"].is_string(), cx);
+    }
+    let buggy = results.iter().find(|r| r["variant"] == "buggy").unwrap();
+    assert_eq!(buggy["expect"], "counterexample");
+    assert_eq!(buggy["outcome"], "counterexample");
+}
+
+#[test]
+fn replay_prints_identical_bytes_every_time() {
+    let o = run(&["check", "worker-state/buggy", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let replay = v["results"][0]["replay"].as_str().unwrap().to_string();
+    let first = run(&["replay", &replay]);
+    let second = run(&["replay", &replay]);
+    assert_eq!(first.status.code(), Some(1));
+    assert_eq!(first.stdout, second.stdout);
+    assert_eq!(String::from_utf8_lossy(&first.stdout), v["results"][0]["trace"].as_str().unwrap());
+}
+
+#[test]
+fn list_names_every_variant_with_source_and_expectation() {
+    let o = run(&["list"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("000_22be9e3ee358d176.txt, \"Non-atomic worker state writes\""), "{text}");
+    for v in ["buggy", "audit-fix", "audit-fix-two-writers", "fixed"] {
+        assert!(text.contains(v), "{text}");
+    }
+}

@@ -1,0 +1,51 @@
+//! Shared test helpers: one `check` for every scenario test, so the API can change without
+//! rewriting tests.
+
+#![allow(dead_code)]
+
+use harness::{check_variant, select, CheckOptions, Strategy, VariantReport};
+use std::path::PathBuf;
+
+/// The `interleave` executable (loom explorations run in its child processes).
+pub fn exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_interleave"))
+}
+
+/// Checks `scenario/variant` with `strategy` and a fixed seed.
+pub fn check(scenario: &str, variant: &str, strategy: Strategy) -> VariantReport {
+    let sel = select(scenarios::CATALOG, &[format!("{scenario}/{variant}")]).expect("a catalog variant");
+    let opts = CheckOptions {
+        strategy,
+        iterations: 10_000,
+        seed: 1,
+        child_exe: Some(exe()),
+        ..CheckOptions::default()
+    };
+    check_variant(sel[0].0, sel[0].1, &opts).expect("a valid check")
+}
+
+/// Checks a counterexample variant, snapshots its minimized trace as
+/// `<scenario>__<variant>@<backend>` with the replay command as the snapshot's description, checks
+/// that the replay string reproduces the trace byte for byte (many times here, and once in a
+/// fresh process), and returns the trace.
+pub fn snapshot_counterexample(scenario: &str, variant: &str, backend: &str, strategy: Strategy) -> String {
+    let r = check(scenario, variant, strategy);
+    let trace = r.trace.clone().unwrap_or_else(|| panic!("{scenario}/{variant}: no counterexample: {r:#?}"));
+    let replay = r.replay.clone().expect("a replay string");
+    insta::with_settings!({
+        snapshot_path => "../snapshots",
+        prepend_module_to_snapshot => false,
+        description => format!("interleave replay {replay}"),
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!(format!("{scenario}__{variant}@{backend}"), trace);
+    });
+    for _ in 0..20 {
+        let again = harness::replay(scenarios::CATALOG, &replay).expect("the replay string replays");
+        assert_eq!(again.rendered, trace, "replay differs in process");
+    }
+    let out = std::process::Command::new(exe()).args(["replay", &replay]).output().expect("run interleave replay");
+    assert_eq!(out.status.code(), Some(1), "replaying a counterexample exits 1");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), trace, "replay differs in a fresh process");
+    trace
+}
