@@ -109,7 +109,12 @@ fn main() -> ExitCode {
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
                 let failed = reports.iter().filter(|r| !r.ok).count();
-                println!("{} variants, {} met their expectation, {} did not", reports.len(), reports.len() - failed, failed);
+                println!(
+                    "{} variants, {} met their expectation, {} did not",
+                    reports.len(),
+                    reports.len() - failed,
+                    failed
+                );
             }
             if ok {
                 ExitCode::SUCCESS

@@ -38,12 +38,9 @@ fn bad_input_exits_2_with_what_is_valid() {
 fn a_schedule_that_no_longer_fits_exits_2() {
     // A valid string whose step order the code cannot take: thread 2 (the reader) cannot make
     // more steps than it has.
-    let s = harness::replay::ReplayString {
-        scenario: "worker-state".into(),
-        variant: "buggy".into(),
-        order: vec![2; 40],
-    }
-    .encode();
+    let s =
+        harness::replay::ReplayString { scenario: "worker-state".into(), variant: "buggy".into(), order: vec![2; 40] }
+            .encode();
     let o = run(&["replay", &s]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("no longer fits"), "{}", stderr(&o));
@@ -58,7 +55,18 @@ fn check_json_has_the_documented_shape_and_exit_status() {
     let results = v["results"].as_array().expect("results");
     assert_eq!(results.len(), 4);
     for r in results {
-        for key in ["scenario", "variant", "expect", "outcome", "strategy", "executions", "elapsed_ms", "invariant", "replay", "trace"] {
+        for key in [
+            "scenario",
+            "variant",
+            "expect",
+            "outcome",
+            "strategy",
+            "executions",
+            "elapsed_ms",
+            "invariant",
+            "replay",
+            "trace",
+        ] {
             assert!(r.get(key).is_some(), "missing {key} in {r}");
         }
         let cx = r["outcome"] == "counterexample";

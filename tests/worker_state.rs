@@ -11,12 +11,7 @@ const SCENARIO: &str = "worker-state";
 
 #[test]
 fn every_variant_meets_its_expectation_under_shuttle() {
-    let strategies = [
-        Strategy::Random,
-        Strategy::Pct { depth: 3 },
-        Strategy::Urw,
-        Strategy::DEFAULT,
-    ];
+    let strategies = [Strategy::Random, Strategy::Pct { depth: 3 }, Strategy::Urw, Strategy::DEFAULT];
     for strategy in strategies {
         for (variant, expect) in [
             ("buggy", Expect::Counterexample),
@@ -72,7 +67,11 @@ fn minimized_counterexamples_are_snapshots_and_do_not_depend_on_the_search() {
                 assert_eq!(r.trace.as_deref(), Some(shown.as_str()), "{variant} under {strategy}");
             } else {
                 let again = check_minimized(&r);
-                assert_eq!(again, r.trace.clone().unwrap(), "{variant} under {strategy}: minimization is deterministic");
+                assert_eq!(
+                    again,
+                    r.trace.clone().unwrap(),
+                    "{variant} under {strategy}: minimization is deterministic"
+                );
             }
         }
         assert!(same_invariant >= 2, "{variant}: too few strategies to compare");

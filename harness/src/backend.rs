@@ -148,6 +148,8 @@ impl Ticket {
 /// The lock and condition variable of an execution's world, used only to wait: by a thread whose
 /// step cannot proceed yet, and in controlled mode by a thread waiting for its turn. A step that
 /// nobody waits for never touches it.
+// One per execution: the size difference between the variants costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Lock {
     Shuttle(shuttle::sync::Mutex<()>, shuttle::sync::Condvar),
     #[cfg(feature = "loom")]

@@ -172,7 +172,12 @@ pub fn iterative(variant: &'static Variant, max_bound: usize, budget: usize) -> 
 
 /// Minimizes a counterexample of invariant `name` known to need at most `max_preemptions`: the
 /// violation of that invariant with the fewest preemptions, then the fewest steps.
-pub fn minimize(variant: &'static Variant, name: &str, max_preemptions: usize, budget: usize) -> (Option<ExecOutcome>, usize) {
+pub fn minimize(
+    variant: &'static Variant,
+    name: &str,
+    max_preemptions: usize,
+    budget: usize,
+) -> (Option<ExecOutcome>, usize) {
     let mut executions = 0;
     for bound in 0..=max_preemptions {
         let r = search(variant, bound, budget.saturating_sub(executions), Some(name.to_string()));

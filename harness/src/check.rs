@@ -136,7 +136,12 @@ pub fn render(scenario: &str, variant: &str, out: &ExecOutcome, preemptions: Opt
     let headline = match out.violations.as_slice() {
         [] => format!("{scenario}/{variant}: no invariant violated in {steps} step{s}{p}"),
         [v, rest @ ..] => {
-            let mut h = format!("{scenario}/{variant}: violated \"{}\" after {} step{}{p}", v.name, v.at_step, if v.at_step == 1 { "" } else { "s" });
+            let mut h = format!(
+                "{scenario}/{variant}: violated \"{}\" after {} step{}{p}",
+                v.name,
+                v.at_step,
+                if v.at_step == 1 { "" } else { "s" }
+            );
             for r in rest {
                 h.push_str(&format!("; then \"{}\"", r.name));
             }
@@ -186,7 +191,11 @@ fn run_report(run: String, family: &'static str, bound: Option<usize>, r: &FreeR
 }
 
 /// Explores `variant` with `opts` and reports whether it met its expectation.
-pub fn check_variant(scenario: &'static Scenario, variant: &'static Variant, opts: &CheckOptions) -> Result<VariantReport, Error> {
+pub fn check_variant(
+    scenario: &'static Scenario,
+    variant: &'static Variant,
+    opts: &CheckOptions,
+) -> Result<VariantReport, Error> {
     let start = Instant::now();
     let n = opts.iterations.max(1);
     let mut runs: Vec<(RunReport, FreeResult)> = Vec::new();
@@ -281,26 +290,28 @@ pub fn check_variant(scenario: &'static Scenario, variant: &'static Variant, opt
     };
     if let Some(found) = found {
         let (cx, spent) = finish_counterexample(scenario, variant, &found, opts.minimize_budget);
-        report.invariant = cx.outcome.violation().map(|v| v.name.clone()).or_else(|| found.violation().map(|v| v.name.clone()));
+        report.invariant =
+            cx.outcome.violation().map(|v| v.name.clone()).or_else(|| found.violation().map(|v| v.name.clone()));
         report.preemptions = Some(cx.preemptions);
         report.steps = Some(cx.outcome.trace.step_count());
         report.replay = Some(cx.replay);
         report.trace = Some(cx.rendered);
         report.minimize_executions = spent;
     }
-    report.problem = if report.outcome != report.expect {
-        Some(format!("expected {} but found {}", report.expect, report.outcome))
-    } else if report.expect == Expect::Holds {
-        if variant.witnesses.is_empty() {
-            Some("a holds variant must name a witness of its racy window".into())
-        } else if let Some(w) = report.witnesses.iter().find(|w| !w.reached) {
-            Some(format!("no execution reached the witness \"{}\": the holds verdict proves nothing", w.name))
+    report.problem =
+        if report.outcome != report.expect {
+            Some(format!("expected {} but found {}", report.expect, report.outcome))
+        } else if report.expect == Expect::Holds {
+            if variant.witnesses.is_empty() {
+                Some("a holds variant must name a witness of its racy window".into())
+            } else {
+                report.witnesses.iter().find(|w| !w.reached).map(|w| {
+                    format!("no execution reached the witness \"{}\": the holds verdict proves nothing", w.name)
+                })
+            }
         } else {
             None
-        }
-    } else {
-        None
-    };
+        };
     report.ok = report.problem.is_none();
     report.elapsed_ms = start.elapsed().as_millis() as u64;
     Ok(report)
@@ -327,7 +338,10 @@ fn exhaustive_runs(
     runs: &mut Vec<(RunReport, FreeResult)>,
 ) -> Result<(), Error> {
     let exe = opts.child_exe.clone().ok_or_else(|| {
-        Error::new(ErrorKind::Backend, "the exhaustive strategy needs the interleave executable to run loom in a child process")
+        Error::new(
+            ErrorKind::Backend,
+            "the exhaustive strategy needs the interleave executable to run loom in a child process",
+        )
     })?;
     for bound in crate::loom_run::BOUNDS {
         let r = crate::loom_run::loom_child(&exe, scenario.name, variant.name, bound)?;
@@ -346,13 +360,22 @@ fn exhaustive_runs(
     }
     let (b, bound) = bounded::iterative(variant, usize::MAX, opts.minimize_budget);
     let space = b.bound_refused.then_some(bound);
-    let r = FreeResult { executions: b.executions, counterexample: b.counterexample, witnesses: b.witnesses, complete: b.complete, decisions: 0 };
+    let r = FreeResult {
+        executions: b.executions,
+        counterexample: b.counterexample,
+        witnesses: b.witnesses,
+        complete: b.complete,
+        decisions: 0,
+    };
     runs.push((run_report(format!("bounded (preemption bound {bound})"), "bounded", space, &r), r));
     Ok(())
 }
 
 /// Finds `scenario[/variant]` arguments in `catalog`: a bare scenario name selects all its variants.
-pub fn select(catalog: &[&'static Scenario], args: &[String]) -> Result<Vec<(&'static Scenario, &'static Variant)>, Error> {
+pub fn select(
+    catalog: &[&'static Scenario],
+    args: &[String],
+) -> Result<Vec<(&'static Scenario, &'static Variant)>, Error> {
     let mut out = Vec::new();
     if args.is_empty() {
         for s in catalog {
@@ -369,10 +392,12 @@ pub fn select(catalog: &[&'static Scenario], args: &[String]) -> Result<Vec<(&'s
             None => (a.as_str(), None),
         };
         let shown: String = sname.chars().take(60).collect();
-        let s = catalog
-            .iter()
-            .find(|s| s.name == sname)
-            .ok_or_else(|| Error::new(ErrorKind::UnknownScenario, format!("unknown scenario '{shown}': known scenarios are {}", names())))?;
+        let s = catalog.iter().find(|s| s.name == sname).ok_or_else(|| {
+            Error::new(
+                ErrorKind::UnknownScenario,
+                format!("unknown scenario '{shown}': known scenarios are {}", names()),
+            )
+        })?;
         match vname {
             None => out.extend(s.variants.iter().map(|v| (*s, v))),
             Some(v) => {

@@ -85,12 +85,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 
 /// Completes an outcome after its execution: which witnesses it reached.
 fn finish_outcome(variant: &Variant, out: &mut ExecOutcome) {
-    out.witnesses = variant
-        .witnesses
-        .iter()
-        .filter(|w| (w.reached)(&out.trace))
-        .map(|w| w.name.to_string())
-        .collect();
+    out.witnesses = variant.witnesses.iter().filter(|w| (w.reached)(&out.trace)).map(|w| w.name.to_string()).collect();
 }
 
 /// Runs the body of `variant` in `world` to its end (the main thread's part of an execution).
@@ -101,7 +96,11 @@ fn run_body(variant: &Variant, world: &Arc<World>) {
 }
 
 /// Turns a failed execution (a panic out of the backend) into an outcome.
-fn outcome_of_failure(variant: &Variant, world: Option<Arc<World>>, payload: &(dyn Any + Send)) -> (ExecOutcome, Vec<Decision>) {
+fn outcome_of_failure(
+    variant: &Variant,
+    world: Option<Arc<World>>,
+    payload: &(dyn Any + Send),
+) -> (ExecOutcome, Vec<Decision>) {
     let Some(world) = world else {
         let mut out = ExecOutcome::default();
         out.violations.push(crate::world::Violation {
@@ -204,7 +203,8 @@ where
     let shared = Arc::new(Mutex::new(FreeShared::default()));
     let sh = Arc::clone(&shared);
     let result = isolated(move || {
-        let recording = Recording { inner: Some(scheduler), shared: Arc::clone(&sh), decisions: Vec::new(), stopped_early: false };
+        let recording =
+            Recording { inner: Some(scheduler), shared: Arc::clone(&sh), decisions: Vec::new(), stopped_early: false };
         let sh2 = Arc::clone(&sh);
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             backend::with_backend(Backend::Shuttle, || {

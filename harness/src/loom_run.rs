@@ -186,12 +186,12 @@ pub fn child_main(catalog: &[&'static Scenario], args: &[String]) -> i32 {
 /// Runs one loom exploration of `scenario/variant` in a child process of `exe`.
 pub fn loom_child(exe: &Path, scenario: &str, variant: &str, bound: Option<usize>) -> Result<FreeResult, Error> {
     let bound_arg = bound.map_or("unbounded".to_string(), |b| b.to_string());
-    let output = Command::new(exe)
-        .arg("__loom-child")
-        .arg(format!("{scenario}/{variant}"))
-        .arg(&bound_arg)
-        .output()
-        .map_err(|e| Error::new(ErrorKind::Backend, format!("could not start the loom child process {}: {e}", exe.display())))?;
+    let output =
+        Command::new(exe).arg("__loom-child").arg(format!("{scenario}/{variant}")).arg(&bound_arg).output().map_err(
+            |e| {
+                Error::new(ErrorKind::Backend, format!("could not start the loom child process {}: {e}", exe.display()))
+            },
+        )?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut failure = None;
     for line in stdout.lines() {

@@ -42,11 +42,7 @@ fn valid_name(s: &str) -> bool {
 impl ReplayString {
     /// Encodes the replay string.
     pub fn encode(&self) -> String {
-        let steps: String = self
-            .order
-            .iter()
-            .map(|&t| std::char::from_digit(t as u32, 36).unwrap_or('?'))
-            .collect();
+        let steps: String = self.order.iter().map(|&t| std::char::from_digit(t as u32, 36).unwrap_or('?')).collect();
         let body = format!("{FORMAT}:{}/{}:{steps}", self.scenario, self.variant);
         format!("{body}:{:08x}", fnv1a(&body))
     }
@@ -70,7 +66,10 @@ impl ReplayString {
         if parts[0] != FORMAT {
             return Err(Error::new(
                 ErrorKind::MalformedReplay,
-                format!("unsupported replay format '{}': this harness reads {FORMAT}", parts[0].chars().take(16).collect::<String>()),
+                format!(
+                    "unsupported replay format '{}': this harness reads {FORMAT}",
+                    parts[0].chars().take(16).collect::<String>()
+                ),
             ));
         }
         let Some((scenario, variant)) = parts[1].split_once('/') else {
@@ -112,7 +111,8 @@ mod tests {
 
     #[test]
     fn round_trip_and_rejections() {
-        let r = ReplayString { scenario: "worker-state".into(), variant: "buggy".into(), order: vec![1, 2, 2, 1, 0, 11] };
+        let r =
+            ReplayString { scenario: "worker-state".into(), variant: "buggy".into(), order: vec![1, 2, 2, 1, 0, 11] };
         let s = r.encode();
         assert!(s.starts_with("iv1:worker-state/buggy:12210b:"));
         check(&s, Ok(vec![1, 2, 2, 1, 0, 11]));

@@ -46,7 +46,10 @@ impl Strategy {
             other => {
                 return Err(Error::new(
                     ErrorKind::BadOption,
-                    format!("unknown strategy '{}': valid strategies are {STRATEGY_NAMES}", other.chars().take(40).collect::<String>()),
+                    format!(
+                        "unknown strategy '{}': valid strategies are {STRATEGY_NAMES}",
+                        other.chars().take(40).collect::<String>()
+                    ),
                 ))
             }
         })

@@ -17,7 +17,7 @@
 //! Architecture invariant: the world knows nothing of files, locks or processes. Models bring
 //! their state and describe each step; the world only orders, records and checks.
 
-use crate::backend::{self, Lock, Ticket, ThreadKey};
+use crate::backend::{self, Lock, ThreadKey, Ticket};
 use crate::scenario::Invariant;
 use crate::trace::{Row, Step, Trace};
 use serde::{Deserialize, Serialize};
@@ -259,10 +259,7 @@ impl World {
 
     /// Whether some thread waits on the condition variable for a change.
     fn anyone_waiting(st: &State) -> bool {
-        st.threads.iter().any(|t| match &t.status {
-            Status::Blocked(_) | Status::AtStep(_) => true,
-            _ => false,
-        })
+        st.threads.iter().any(|t| matches!(t.status, Status::Blocked(_) | Status::AtStep(_)))
     }
 
     fn notify(&self) {
@@ -286,11 +283,7 @@ impl World {
     }
 
     /// Records `step` atomically once `ready` allows it: the protocol of every model operation.
-    pub(crate) fn step<R>(
-        &self,
-        mut ready: impl FnMut() -> Result<(), String>,
-        act: impl FnOnce() -> (R, Step),
-    ) -> R {
+    pub(crate) fn step<R>(&self, mut ready: impl FnMut() -> Result<(), String>, act: impl FnOnce() -> (R, Step)) -> R {
         loop {
             // The step's one scheduling point. Everything from here to the return (or the wait
             // below) runs without another, so it is atomic under either backend.
@@ -356,7 +349,10 @@ impl World {
                     let v = Violation {
                         kind: ViolationKind::StepLimit,
                         name: "step limit".into(),
-                        detail: format!("more than {} steps: a livelock, or a schedule that starves a thread", st.max_steps),
+                        detail: format!(
+                            "more than {} steps: a livelock, or a schedule that starves a thread",
+                            st.max_steps
+                        ),
                         at_step: count,
                     };
                     st.violations.push(v.clone());
@@ -404,13 +400,8 @@ impl World {
         if running || st.turn.is_some() {
             return false;
         }
-        let enabled: Vec<usize> = st
-            .threads
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.status == Status::AtStep(Ok(())))
-            .map(|(i, _)| i)
-            .collect();
+        let enabled: Vec<usize> =
+            st.threads.iter().enumerate().filter(|(_, t)| t.status == Status::AtStep(Ok(()))).map(|(i, _)| i).collect();
         let all_finished = st.threads.iter().all(|t| t.status == Status::Finished);
         if enabled.is_empty() {
             if all_finished {

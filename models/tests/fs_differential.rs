@@ -99,25 +99,19 @@ fn proc_id() -> impl Strategy<Value = u32> {
 fn open_flags() -> impl Strategy<Value = OpenFlags> {
     let mode = prop::sample::select(vec![O_RDONLY, O_WRONLY, O_RDWR]);
     let w = prop::bool::weighted;
-    (mode, w(0.7), w(0.2), w(0.25), w(0.25), w(0.15)).prop_map(
-        |(mode, creat, excl, trunc, append, directory)| {
-            let mut f = mode;
-            f.create = creat;
-            f.excl = excl;
-            f.trunc = trunc;
-            f.append = append;
-            f.directory = directory;
-            f
-        },
-    )
+    (mode, w(0.7), w(0.2), w(0.25), w(0.25), w(0.15)).prop_map(|(mode, creat, excl, trunc, append, directory)| {
+        let mut f = mode;
+        f.create = creat;
+        f.excl = excl;
+        f.trunc = trunc;
+        f.append = append;
+        f.directory = directory;
+        f
+    })
 }
 
 fn fd_pick() -> impl Strategy<Value = FdPick> {
-    (proc_id(), 0..8usize, prop::bool::weighted(0.1)).prop_map(|(proc, index, bogus)| FdPick {
-        proc,
-        index,
-        bogus,
-    })
+    (proc_id(), 0..8usize, prop::bool::weighted(0.1)).prop_map(|(proc, index, bogus)| FdPick { proc, index, bogus })
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -181,11 +175,7 @@ fn child(dir: &str, name: &str) -> String {
 
 impl World {
     fn new() -> World {
-        World {
-            model: FsState::new(),
-            dir: tempfile::tempdir().expect("create temp dir"),
-            files: BTreeMap::new(),
-        }
+        World { model: FsState::new(), dir: tempfile::tempdir().expect("create temp dir"), files: BTreeMap::new() }
     }
 
     fn real(&self, path: &str) -> PathBuf {
@@ -200,12 +190,7 @@ impl World {
 
     fn pick(&self, pick: FdPick) -> (ProcId, Fd) {
         let p = ProcId(pick.proc);
-        let open: Vec<Fd> = self
-            .files
-            .keys()
-            .filter(|(q, _)| *q == p)
-            .map(|(_, fd)| *fd)
-            .collect();
+        let open: Vec<Fd> = self.files.keys().filter(|(q, _)| *q == p).map(|(_, fd)| *fd).collect();
         match open.len() {
             _ if pick.bogus => (p, NEVER_OPENED),
             0 => (p, NEVER_OPENED),
@@ -292,8 +277,7 @@ impl World {
             Op::LseekStart(pick) => {
                 let (p, fd) = self.pick(*pick);
                 let model = unit(self.model.lseek_start(p, fd));
-                let real =
-                    self.on_file((p, fd), |f| f.seek(SeekFrom::Start(0)).map(|_| Value::Unit))?;
+                let real = self.on_file((p, fd), |f| f.seek(SeekFrom::Start(0)).map(|_| Value::Unit))?;
                 (model, real)
             }
             Op::Fsync(pick) => {
@@ -302,24 +286,19 @@ impl World {
                 let real = self.on_file((p, fd), |f| f.sync_all().map(|()| Value::Unit))?;
                 (model, real)
             }
-            Op::Unlink(path) => (
-                unit(self.model.unlink(path)),
-                real_outcome(std::fs::remove_file(self.real(path)), |()| Value::Unit)?,
-            ),
+            Op::Unlink(path) => {
+                (unit(self.model.unlink(path)), real_outcome(std::fs::remove_file(self.real(path)), |()| Value::Unit)?)
+            }
             Op::Rename(from, to) => (
                 unit(self.model.rename(from, to)),
-                real_outcome(std::fs::rename(self.real(from), self.real(to)), |()| {
-                    Value::Unit
-                })?,
+                real_outcome(std::fs::rename(self.real(from), self.real(to)), |()| Value::Unit)?,
             ),
-            Op::Mkdir(path) => (
-                unit(self.model.mkdir(path)),
-                real_outcome(std::fs::create_dir(self.real(path)), |()| Value::Unit)?,
-            ),
-            Op::Rmdir(path) => (
-                unit(self.model.rmdir(path)),
-                real_outcome(std::fs::remove_dir(self.real(path)), |()| Value::Unit)?,
-            ),
+            Op::Mkdir(path) => {
+                (unit(self.model.mkdir(path)), real_outcome(std::fs::create_dir(self.real(path)), |()| Value::Unit)?)
+            }
+            Op::Rmdir(path) => {
+                (unit(self.model.rmdir(path)), real_outcome(std::fs::remove_dir(self.real(path)), |()| Value::Unit)?)
+            }
             Op::Readdir(path) => (
                 self.model.readdir(path).map(Value::Names),
                 real_outcome(real_listing(&self.real(path)), Value::Names)?,
@@ -345,10 +324,7 @@ impl World {
                     todo.push(path.clone());
                     tree.insert(path, None);
                 } else {
-                    tree.insert(
-                        path.clone(),
-                        Some(self.model.contents(&path).unwrap_or_default()),
-                    );
+                    tree.insert(path.clone(), Some(self.model.contents(&path).unwrap_or_default()));
                 }
             }
         }
@@ -385,28 +361,18 @@ impl World {
             let ino = self.model.fd_ino(p, fd);
             prop_assert!(ino.is_some(), "{p:?} fd {fd} open for real, not in model");
             let ino = ino.unwrap_or(Ino(0));
-            let meta = file
-                .metadata()
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let meta = file.metadata().map_err(|e| TestCaseError::fail(e.to_string()))?;
             model_inos.push(ino);
             real_inos.push(meta.ino());
             if meta.is_dir() {
-                prop_assert!(
-                    self.model.dir_entries(ino).is_some(),
-                    "fd {fd}: not a dir in model"
-                );
+                prop_assert!(self.model.dir_entries(ino).is_some(), "fd {fd}: not a dir in model");
                 continue;
             }
             let contents = self.model.inode_contents(ino);
             prop_assert!(contents.is_some(), "fd {fd}: inode {ino} freed in model");
             let contents = contents.unwrap_or_default();
             prop_assert_eq!(contents.len() as u64, meta.len(), "fd {} size", fd);
-            prop_assert_eq!(
-                self.model.links(ino),
-                meta.nlink() as u32,
-                "fd {} nlink",
-                fd
-            );
+            prop_assert_eq!(self.model.links(ino), meta.nlink() as u32, "fd {} nlink", fd);
             // pread does not move the offset, so this does not disturb the run;
             // it fails with EBADF on write-only descriptors, which we skip.
             let mut buf = vec![0; contents.len() + 1];
@@ -473,16 +439,8 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     for (i, op) in ops.iter().enumerate() {
         let (model, real) = world.step(op)?;
         prop_assert_eq!(&model, &real, "step {} {:?}: model vs real", i, op);
-        let real_tree = world
-            .real_tree()
-            .map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!(
-            world.model_tree(),
-            real_tree,
-            "tree after step {} {:?}",
-            i,
-            op
-        );
+        let real_tree = world.real_tree().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(world.model_tree(), real_tree, "tree after step {} {:?}", i, op);
         world.check_descriptors()?;
         world.check_model_invariants()?;
     }
@@ -505,46 +463,14 @@ proptest! {
 fn atomic_replace_scenario_matches_linux() {
     let ops = [
         Op::Open(1, "/a", O_WRONLY.creat()),
-        Op::Write(
-            FdPick {
-                proc: 1,
-                index: 0,
-                bogus: false,
-            },
-            b"old".to_vec(),
-        ),
+        Op::Write(FdPick { proc: 1, index: 0, bogus: false }, b"old".to_vec()),
         Op::Open(2, "/a", O_RDONLY),
         Op::Open(1, "/a.tmp", O_WRONLY.creat().excl()),
-        Op::Write(
-            FdPick {
-                proc: 1,
-                index: 1,
-                bogus: false,
-            },
-            b"new".to_vec(),
-        ),
-        Op::Fsync(FdPick {
-            proc: 1,
-            index: 1,
-            bogus: false,
-        }),
+        Op::Write(FdPick { proc: 1, index: 1, bogus: false }, b"new".to_vec()),
+        Op::Fsync(FdPick { proc: 1, index: 1, bogus: false }),
         Op::Rename("/a.tmp", "/a"),
-        Op::Read(
-            FdPick {
-                proc: 2,
-                index: 0,
-                bogus: false,
-            },
-            8,
-        ),
-        Op::Write(
-            FdPick {
-                proc: 1,
-                index: 0,
-                bogus: false,
-            },
-            b"lost".to_vec(),
-        ),
+        Op::Read(FdPick { proc: 2, index: 0, bogus: false }, 8),
+        Op::Write(FdPick { proc: 1, index: 0, bogus: false }, b"lost".to_vec()),
         Op::Open(1, "/a.tmp", O_WRONLY.creat().excl()),
         Op::Exit(1),
     ];

@@ -46,7 +46,8 @@ const CHUNKS: usize = 2;
 /// finished.
 pub static SURVIVES: Invariant = Invariant { name: "state file survives read_all" };
 /// (b) `read_all` never deletes a file that a live writer is writing.
-pub static NO_DELETE_WHILE_WRITING: Invariant = Invariant { name: "read_all never deletes a file a live writer is writing" };
+pub static NO_DELETE_WHILE_WRITING: Invariant =
+    Invariant { name: "read_all never deletes a file a live writer is writing" };
 
 /// How `write_state` saves the file.
 #[derive(Clone, Copy)]
@@ -122,7 +123,9 @@ fn run(ctx: &Ctx, how: Write, writers: usize) {
                     let fd = models::fs::state::Fd(fd);
                     if let Some(ino) = st.fd_ino(models::fs::state::ProcId(pid), fd) {
                         if st.links(ino) == 0 && !st.open_writers(ino).is_empty() {
-                            return Err(format!("inode {ino} lost its last name while writer {pid} has it open as fd {fd}"));
+                            return Err(format!(
+                                "inode {ino} lost its last name while writer {pid} has it open as fd {fd}"
+                            ));
                         }
                     }
                 }
@@ -187,7 +190,8 @@ fn read_during_write(t: &Trace) -> bool {
     })
 }
 
-static WITNESSES: &[Witness] = &[Witness { name: "read_all read w.json while a write was in flight", reached: read_during_write }];
+static WITNESSES: &[Witness] =
+    &[Witness { name: "read_all read w.json while a write was in flight", reached: read_during_write }];
 
 /// The scenario.
 pub static SCENARIO: Scenario = Scenario {

@@ -14,13 +14,8 @@ pub fn exe() -> PathBuf {
 /// Checks `scenario/variant` with `strategy` and a fixed seed.
 pub fn check(scenario: &str, variant: &str, strategy: Strategy) -> VariantReport {
     let sel = select(scenarios::CATALOG, &[format!("{scenario}/{variant}")]).expect("a catalog variant");
-    let opts = CheckOptions {
-        strategy,
-        iterations: 10_000,
-        seed: 1,
-        child_exe: Some(exe()),
-        ..CheckOptions::default()
-    };
+    let opts =
+        CheckOptions { strategy, iterations: 10_000, seed: 1, child_exe: Some(exe()), ..CheckOptions::default() };
     check_variant(sel[0].0, sel[0].1, &opts).expect("a valid check")
 }
 

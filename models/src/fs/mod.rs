@@ -199,7 +199,9 @@ impl FsProc {
     pub fn readdir(&self, path: &str) -> Result<Vec<String>, Errno> {
         self.fs.step(|st| {
             let r = st.readdir(path);
-            let res = shown(&r, |names| format!("[{}]", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")));
+            let res = shown(&r, |names| {
+                format!("[{}]", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "))
+            });
             (r, format!("readdir(\"{path}\")"), res)
         })
     }

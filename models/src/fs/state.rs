@@ -93,9 +93,7 @@ impl Errno {
     /// does not know.
     pub fn from_io(e: &std::io::Error) -> Option<Errno> {
         let code = e.raw_os_error()?;
-        Errno::ALL
-            .into_iter()
-            .find(|errno| errno.linux_code() == code)
+        Errno::ALL.into_iter().find(|errno| errno.linux_code() == code)
     }
 }
 
@@ -140,23 +138,12 @@ impl OpenFlags {
     pub const O_RDWR: OpenFlags = OpenFlags::access(true, true);
 
     const fn access(read: bool, write: bool) -> OpenFlags {
-        OpenFlags {
-            read,
-            write,
-            create: false,
-            excl: false,
-            trunc: false,
-            append: false,
-            directory: false,
-        }
+        OpenFlags { read, write, create: false, excl: false, trunc: false, append: false, directory: false }
     }
 
     /// These flags plus `O_CREAT`.
     pub const fn creat(self) -> OpenFlags {
-        OpenFlags {
-            create: true,
-            ..self
-        }
+        OpenFlags { create: true, ..self }
     }
 
     /// These flags plus `O_EXCL`.
@@ -166,26 +153,17 @@ impl OpenFlags {
 
     /// These flags plus `O_TRUNC`.
     pub const fn trunc(self) -> OpenFlags {
-        OpenFlags {
-            trunc: true,
-            ..self
-        }
+        OpenFlags { trunc: true, ..self }
     }
 
     /// These flags plus `O_APPEND`.
     pub const fn append(self) -> OpenFlags {
-        OpenFlags {
-            append: true,
-            ..self
-        }
+        OpenFlags { append: true, ..self }
     }
 
     /// These flags plus `O_DIRECTORY`.
     pub const fn directory(self) -> OpenFlags {
-        OpenFlags {
-            directory: true,
-            ..self
-        }
+        OpenFlags { directory: true, ..self }
     }
 }
 
@@ -325,9 +303,7 @@ impl DirChange {
         match self {
             DirChange::Link { ino, .. } | DirChange::Unlink { ino, .. } => vec![*ino],
             DirChange::Replace { old, new, .. } => vec![*old, *new],
-            DirChange::Rename { ino, replaced, .. } => {
-                std::iter::once(*ino).chain(*replaced).collect()
-            }
+            DirChange::Rename { ino, replaced, .. } => std::iter::once(*ino).chain(*replaced).collect(),
         }
     }
 }
@@ -423,19 +399,13 @@ fn parent_path(path: &str) -> &str {
 
 /// Whether `path` is `ancestor` or lies below it (both canonical, non-root).
 fn is_within(path: &str, ancestor: &str) -> bool {
-    path == ancestor
-        || path
-            .strip_prefix(ancestor)
-            .is_some_and(|rest| rest.starts_with('/'))
+    path == ancestor || path.strip_prefix(ancestor).is_some_and(|rest| rest.starts_with('/'))
 }
 
 impl FsState {
     /// A file system containing only the empty root directory "/".
     pub fn new() -> FsState {
-        let root = Inode {
-            links: 1,
-            node: Node::Dir(Dir::default()),
-        };
+        let root = Inode { links: 1, node: Node::Dir(Dir::default()) };
         FsState {
             inodes: BTreeMap::from([(ROOT, root)]),
             next_ino: ROOT.0 + 1,
@@ -477,10 +447,7 @@ impl FsState {
                 ino
             }
             (None, Some((dir, name))) if flags.create => {
-                let ino = self.alloc_inode(Node::File {
-                    current: Vec::new(),
-                    durable: Vec::new(),
-                });
+                let ino = self.alloc_inode(Node::File { current: Vec::new(), durable: Vec::new() });
                 self.add_entry(dir, name, ino);
                 ino
             }
@@ -488,16 +455,8 @@ impl FsState {
         };
         let ofd = Ofd(self.next_ofd);
         self.next_ofd += 1;
-        self.descriptions.insert(
-            ofd,
-            Description {
-                ino,
-                offset: 0,
-                read: flags.read,
-                write: flags.write,
-                append: flags.append,
-            },
-        );
+        self.descriptions
+            .insert(ofd, Description { ino, offset: 0, read: flags.read, write: flags.write, append: flags.append });
         self.fd_tables.entry(p).or_default().insert(fd, ofd);
         Ok(fd)
     }
@@ -679,10 +638,7 @@ impl FsState {
         let (Some((from_dir, from_name)), Some((to_dir, to_name))) = (from_last, to_last) else {
             return Err(Errno::EBUSY);
         };
-        let ino = *self
-            .entries(from_dir)?
-            .get(from_name)
-            .ok_or(Errno::ENOENT)?;
+        let ino = *self.entries(from_dir)?.get(from_name).ok_or(Errno::ENOENT)?;
         // The kernel's "trap" checks compare dentries; with canonical paths
         // and no hard-linked directories, comparing paths is equivalent.
         if is_within(parent_path(to), from) {
@@ -721,31 +677,13 @@ impl FsState {
         if from_dir == to_dir {
             self.log(
                 from_dir,
-                DirChange::Rename {
-                    from: from_name.to_string(),
-                    to: to_name.to_string(),
-                    ino,
-                    replaced: target,
-                },
+                DirChange::Rename { from: from_name.to_string(), to: to_name.to_string(), ino, replaced: target },
             );
         } else {
-            self.log(
-                from_dir,
-                DirChange::Unlink {
-                    name: from_name.to_string(),
-                    ino,
-                },
-            );
+            self.log(from_dir, DirChange::Unlink { name: from_name.to_string(), ino });
             let change = match target {
-                Some(old) => DirChange::Replace {
-                    name: to_name.to_string(),
-                    old,
-                    new: ino,
-                },
-                None => DirChange::Link {
-                    name: to_name.to_string(),
-                    ino,
-                },
+                Some(old) => DirChange::Replace { name: to_name.to_string(), old, new: ino },
+                None => DirChange::Link { name: to_name.to_string(), ino },
             };
             self.log(to_dir, change);
         }
@@ -792,10 +730,7 @@ impl FsState {
 
     /// Descriptors (of any process) open for writing on `ino`, in order.
     pub fn open_writers(&self, ino: Ino) -> Vec<(ProcId, Fd)> {
-        self.descriptors()
-            .filter(|(_, _, d)| d.ino == ino && d.write)
-            .map(|(p, fd, _)| (p, fd))
-            .collect()
+        self.descriptors().filter(|(_, _, d)| d.ino == ino && d.write).map(|(p, fd, _)| (p, fd)).collect()
     }
 
     /// The inode behind descriptor `fd` of process `p`.
@@ -903,9 +838,7 @@ impl FsState {
     /// Walks `comps` from the root. A missing component is `ENOENT`; trying
     /// to look up a name inside a non-directory is `ENOTDIR`.
     fn walk(&self, comps: &[&str]) -> Result<Ino, Errno> {
-        comps.iter().try_fold(ROOT, |dir, name| {
-            self.entries(dir)?.get(*name).copied().ok_or(Errno::ENOENT)
-        })
+        comps.iter().try_fold(ROOT, |dir, name| self.entries(dir)?.get(*name).copied().ok_or(Errno::ENOENT))
     }
 
     fn resolve(&self, path: &str) -> Result<Ino, Errno> {
@@ -926,29 +859,20 @@ impl FsState {
     }
 
     fn ofd(&self, p: ProcId, fd: Fd) -> Result<Ofd, Errno> {
-        self.fd_tables
-            .get(&p)
-            .and_then(|t| t.get(&fd))
-            .copied()
-            .ok_or(Errno::EBADF)
+        self.fd_tables.get(&p).and_then(|t| t.get(&fd)).copied().ok_or(Errno::EBADF)
     }
 
     fn lowest_free_fd(&self, p: ProcId) -> Result<Fd, Errno> {
         let Some(table) = self.fd_tables.get(&p) else {
             return Ok(Fd(FIRST_FD));
         };
-        (FIRST_FD..=u32::MAX)
-            .map(Fd)
-            .find(|fd| !table.contains_key(fd))
-            .ok_or(Errno::EMFILE)
+        (FIRST_FD..=u32::MAX).map(Fd).find(|fd| !table.contains_key(fd)).ok_or(Errno::EMFILE)
     }
 
     /// All descriptors with their descriptions, in (process, fd) order.
     fn descriptors(&self) -> impl Iterator<Item = (ProcId, Fd, &Description)> {
         self.fd_tables.iter().flat_map(move |(p, table)| {
-            table
-                .iter()
-                .filter_map(move |(fd, ofd)| Some((*p, *fd, self.descriptions.get(ofd)?)))
+            table.iter().filter_map(move |(fd, ofd)| Some((*p, *fd, self.descriptions.get(ofd)?)))
         })
     }
 
@@ -997,9 +921,7 @@ impl FsState {
     /// `durable_contents`.
     fn collect_garbage(&mut self) {
         let mut reachable = BTreeSet::new();
-        let mut todo: Vec<Ino> = std::iter::once(ROOT)
-            .chain(self.descriptions.values().map(|d| d.ino))
-            .collect();
+        let mut todo: Vec<Ino> = std::iter::once(ROOT).chain(self.descriptions.values().map(|d| d.ino)).collect();
         while let Some(ino) = todo.pop() {
             if !reachable.insert(ino) {
                 continue;
@@ -1110,14 +1032,8 @@ mod tests {
         let mut fs = FsState::new();
         write_file(&mut fs, "/a", b"");
         fs.mkdir("/d").unwrap();
-        assert_eq!(
-            fs.open(P1, "/a", O_WRONLY.creat().excl()),
-            Err(Errno::EEXIST)
-        );
-        assert_eq!(
-            fs.open(P1, "/d", O_WRONLY.creat().excl()),
-            Err(Errno::EEXIST)
-        );
+        assert_eq!(fs.open(P1, "/a", O_WRONLY.creat().excl()), Err(Errno::EEXIST));
+        assert_eq!(fs.open(P1, "/d", O_WRONLY.creat().excl()), Err(Errno::EEXIST));
         assert_eq!(fs.open(P1, "/d", O_RDONLY.creat()), Err(Errno::EISDIR));
         assert_eq!(fs.open(P1, "/d", O_WRONLY), Err(Errno::EISDIR));
         assert_eq!(fs.open(P1, "/d", O_RDONLY.trunc()), Err(Errno::EISDIR));
@@ -1125,10 +1041,7 @@ mod tests {
         assert_eq!(fs.open(P1, "/b", O_RDONLY), Err(Errno::ENOENT));
         assert_eq!(fs.open(P1, "/x/b", O_WRONLY.creat()), Err(Errno::ENOENT));
         assert_eq!(fs.open(P1, "/a/b", O_WRONLY.creat()), Err(Errno::ENOTDIR));
-        assert_eq!(
-            fs.open(P1, "/b", O_RDONLY.creat().directory()),
-            Err(Errno::EINVAL)
-        );
+        assert_eq!(fs.open(P1, "/b", O_RDONLY.creat().directory()), Err(Errno::EINVAL));
         let dirfd = fs.open(P1, "/d", O_RDONLY.directory()).unwrap();
         assert_eq!(fs.read(P1, dirfd, 0), Err(Errno::EISDIR));
         assert_eq!(fs.write(P1, dirfd, b"x"), Err(Errno::EBADF));
@@ -1161,27 +1074,15 @@ mod tests {
         assert_eq!(
             fs.pending_dir_changes("/"),
             Some(vec![
-                DirChange::Link {
-                    name: "a.tmp".into(),
-                    ino: v2
-                },
-                DirChange::Rename {
-                    from: "a.tmp".into(),
-                    to: "a".into(),
-                    ino: v2,
-                    replaced: Some(v1)
-                },
+                DirChange::Link { name: "a.tmp".into(), ino: v2 },
+                DirChange::Rename { from: "a.tmp".into(), to: "a".into(), ino: v2, replaced: Some(v1) },
             ])
         );
 
         fs.fsync(P1, root).unwrap();
         assert_eq!(fs.pending_dir_changes("/"), Some(vec![]));
         assert_eq!(fs.durable_dir_entries(Ino(1)).unwrap()["a"], v2);
-        assert_eq!(
-            fs.durable_contents(v1),
-            None,
-            "nothing can name v1 any more"
-        );
+        assert_eq!(fs.durable_contents(v1), None, "nothing can name v1 any more");
     }
 
     #[test]
@@ -1261,11 +1162,7 @@ mod tests {
     fn invalid_paths_are_einval_not_panics() {
         let mut fs = FsState::new();
         for bad in ["", "a", "/a/", "//a", "/./a", "/a/..", "/a\0b"] {
-            assert_eq!(
-                fs.open(P1, bad, O_RDWR.creat()),
-                Err(Errno::EINVAL),
-                "{bad:?}"
-            );
+            assert_eq!(fs.open(P1, bad, O_RDWR.creat()), Err(Errno::EINVAL), "{bad:?}");
             assert_eq!(fs.mkdir(bad), Err(Errno::EINVAL));
             assert_eq!(fs.rename(bad, "/b"), Err(Errno::EINVAL));
             assert_eq!(fs.readdir(bad), Err(Errno::EINVAL));
@@ -1276,15 +1173,9 @@ mod tests {
 
     #[test]
     fn display_formats() {
-        assert_eq!(
-            O_WRONLY.creat().trunc().to_string(),
-            "O_WRONLY|O_CREAT|O_TRUNC"
-        );
+        assert_eq!(O_WRONLY.creat().trunc().to_string(), "O_WRONLY|O_CREAT|O_TRUNC");
         assert_eq!(O_RDONLY.directory().to_string(), "O_RDONLY|O_DIRECTORY");
-        assert_eq!(
-            O_RDWR.append().excl().creat().to_string(),
-            "O_RDWR|O_CREAT|O_EXCL|O_APPEND"
-        );
+        assert_eq!(O_RDWR.append().excl().creat().to_string(), "O_RDWR|O_CREAT|O_EXCL|O_APPEND");
         assert_eq!(Errno::ENOTEMPTY.to_string(), "ENOTEMPTY");
         assert_eq!(Fd(7).to_string(), "7");
         assert_eq!(Ino(1).to_string(), "1");
@@ -1296,14 +1187,8 @@ mod tests {
     #[test]
     fn access_mode_3_opens_files_but_not_directories() {
         let mut fs = FsState::new();
-        let none = OpenFlags {
-            read: false,
-            ..O_WRONLY
-        };
-        let none = OpenFlags {
-            write: false,
-            ..none
-        };
+        let none = OpenFlags { read: false, ..O_WRONLY };
+        let none = OpenFlags { write: false, ..none };
         assert_eq!(none.to_string(), "O_ACCMODE");
         let fd = fs.open(P1, "/a", none.creat()).unwrap();
         assert_eq!(fs.read(P1, fd, 1), Err(Errno::EBADF));
