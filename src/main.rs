@@ -122,7 +122,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
-        Command::Replay { schedule } => match harness::replay(catalog, &schedule) {
+        Command::Replay { schedule } => match harness::replay(&scenarios::all(), &schedule) {
             Ok(r) => {
                 print!("{}", r.rendered);
                 if r.outcome.violation().is_some() {
@@ -133,7 +133,7 @@ fn main() -> ExitCode {
             }
             Err(e) => bad_input(e),
         },
-        Command::LoomChild { args } => loom_child(catalog, &args),
+        Command::LoomChild { args } => loom_child(&scenarios::all(), &args),
     }
 }
 

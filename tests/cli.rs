@@ -101,3 +101,14 @@ fn list_names_every_variant_with_source_and_expectation() {
         assert!(text.contains(v), "{text}");
     }
 }
+
+#[test]
+fn a_shuttle_seed_override_in_the_environment_is_refused() {
+    let o = Command::new(common::exe())
+        .args(["check", "worker-state/buggy", "--strategy", "random"])
+        .env("SHUTTLE_RANDOM_SEED", "5")
+        .output()
+        .expect("run interleave");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("SHUTTLE_RANDOM_SEED is set"), "{}", stderr(&o));
+}

@@ -14,6 +14,7 @@ use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
 use std::any::Any;
 use std::cell::Cell;
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
 /// The most model steps one execution may make before it is reported as a step-limit violation.
@@ -91,11 +92,20 @@ fn finish_outcome(variant: &Variant, out: &mut ExecOutcome) {
 /// Runs the body of `variant` in `world` to its end (the main thread's part of an execution).
 fn run_body(variant: &Variant, world: &Arc<World>) {
     let ctx = Ctx { world: Arc::clone(world) };
-    (variant.body)(&ctx);
+    crate::scenario::guarded(world, || (variant.body)(&ctx));
     world.finish(0);
 }
 
-/// Turns a failed execution (a panic out of the backend) into an outcome.
+/// The outcome of an execution that has ended, normally or not, and drops what it registered.
+fn collect(variant: &Variant, world: &World) -> (ExecOutcome, Vec<Decision>) {
+    let (mut out, decisions) = world.outcome();
+    world.teardown();
+    finish_outcome(variant, &mut out);
+    (out, decisions)
+}
+
+/// Turns a failure that escaped the world (a panic out of the backend itself, which the harness
+/// does not expect) into an outcome.
 fn outcome_of_failure(
     variant: &Variant,
     world: Option<Arc<World>>,
@@ -121,10 +131,7 @@ fn outcome_of_failure(
             world.panicked(msg);
         }
     }
-    let (mut out, decisions) = world.outcome();
-    world.teardown();
-    finish_outcome(variant, &mut out);
-    (out, decisions)
+    collect(variant, &world)
 }
 
 /// What a free exploration found.
@@ -142,19 +149,50 @@ pub struct FreeResult {
     pub decisions: usize,
 }
 
-#[derive(Default)]
+impl FreeResult {
+    fn absorb(&mut self, out: ExecOutcome) -> bool {
+        self.executions += 1;
+        self.witnesses.extend(out.witnesses.iter().cloned());
+        if out.violation().is_some() && self.counterexample.is_none() {
+            self.counterexample = Some(out);
+        }
+        self.counterexample.is_some()
+    }
+}
+
 struct FreeShared {
+    variant: &'static Variant,
+    /// The world of the execution in progress; taken when its outcome is collected.
     world: Option<Arc<World>>,
     result: FreeResult,
     stop: bool,
 }
 
-/// Wraps a shuttle scheduler: counts and records every decision, and ends the exploration at the
-/// first counterexample.
+impl FreeShared {
+    /// Collects the execution in progress if it ended without reaching its epilogue (it was
+    /// halted). Returns whether the exploration should stop.
+    fn collect_halted(&mut self) -> bool {
+        if let Some(world) = self.world.take() {
+            let (out, _) = collect(self.variant, &world);
+            if self.result.absorb(out) {
+                self.stop = true;
+            }
+        }
+        self.stop
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Wraps a shuttle scheduler: counts and records every decision, stops an execution the world
+/// halted, collects it, and ends the exploration at the first counterexample.
 struct Recording<S> {
     // `None` only once dropped early (see `Drop`).
     inner: Option<S>,
     shared: Arc<Mutex<FreeShared>>,
+    halt: Arc<AtomicBool>,
     decisions: Vec<TaskId>,
     stopped_early: bool,
 }
@@ -173,20 +211,22 @@ impl<S> Drop for Recording<S> {
 
 impl<S: Scheduler> Scheduler for Recording<S> {
     fn new_execution(&mut self) -> Option<Schedule> {
-        let shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
-        if shared.stop {
+        if lock(&self.shared).collect_halted() {
             self.stopped_early = true;
             return None;
         }
-        drop(shared);
+        self.halt.store(false, Ordering::SeqCst);
         self.decisions.clear();
         self.inner.as_mut()?.new_execution()
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
+        if self.halt.load(Ordering::SeqCst) {
+            return None;
+        }
         let t = self.inner.as_mut()?.next_task(runnable, current, is_yielding)?;
         self.decisions.push(t);
-        self.shared.lock().unwrap_or_else(|e| e.into_inner()).result.decisions += 1;
+        lock(&self.shared).result.decisions += 1;
         Some(t)
     }
 
@@ -200,46 +240,42 @@ pub fn shuttle_free<S>(variant: &'static Variant, scheduler: S, iterations: usiz
 where
     S: Scheduler + Send + 'static,
 {
-    let shared = Arc::new(Mutex::new(FreeShared::default()));
+    let shared = Arc::new(Mutex::new(FreeShared { variant, world: None, result: FreeResult::default(), stop: false }));
     let sh = Arc::clone(&shared);
-    let result = isolated(move || {
-        let recording =
-            Recording { inner: Some(scheduler), shared: Arc::clone(&sh), decisions: Vec::new(), stopped_early: false };
+    isolated(move || {
+        let halt = Arc::new(AtomicBool::new(false));
+        let recording = Recording {
+            inner: Some(scheduler),
+            shared: Arc::clone(&sh),
+            halt: Arc::clone(&halt),
+            decisions: Vec::new(),
+            stopped_early: false,
+        };
         let sh2 = Arc::clone(&sh);
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             backend::with_backend(Backend::Shuttle, || {
                 shuttle::Runner::new(recording, quiet_config()).run(move || {
-                    let world = Arc::new(World::new(Mode::Free, "main", MAX_STEPS));
-                    sh2.lock().unwrap_or_else(|e| e.into_inner()).world = Some(Arc::clone(&world));
+                    let world = Arc::new(World::new(Mode::Free, "main", MAX_STEPS, Some(Arc::clone(&halt))));
+                    lock(&sh2).world = Some(Arc::clone(&world));
                     run_body(variant, &world);
-                    let (mut out, _) = world.outcome();
-                    world.teardown();
-                    finish_outcome(variant, &mut out);
-                    let mut s = sh2.lock().unwrap_or_else(|e| e.into_inner());
-                    s.result.executions += 1;
-                    s.result.witnesses.extend(out.witnesses.iter().cloned());
-                    if out.violation().is_some() {
-                        s.result.counterexample = Some(out);
+                    let (out, _) = collect(variant, &world);
+                    let mut s = lock(&sh2);
+                    s.world = None;
+                    if s.result.absorb(out) {
                         s.stop = true;
                     }
                 })
             })
         }));
-        let mut s = sh.lock().unwrap_or_else(|e| e.into_inner());
-        match run {
-            Ok(_) => {}
-            Err(payload) => {
-                let (out, _) = outcome_of_failure(variant, s.world.take(), payload.as_ref());
-                s.result.executions += 1;
-                s.result.witnesses.extend(out.witnesses.iter().cloned());
-                s.result.counterexample = Some(out);
-            }
+        let mut s = lock(&sh);
+        if let Err(payload) = run {
+            let (out, _) = outcome_of_failure(variant, s.world.take(), payload.as_ref());
+            s.result.absorb(out);
         }
-        s.world = None;
+        s.collect_halted();
         s.result.complete = s.result.counterexample.is_none() && s.result.executions < iterations;
         std::mem::take(&mut s.result)
-    });
-    result
+    })
 }
 
 /// Hands out the controller of each controlled execution and learns from its outcome.
@@ -249,23 +285,46 @@ pub trait Driver: Send + 'static {
     fn next(&mut self, last: Option<(ExecOutcome, Vec<Decision>)>) -> Option<Box<dyn Controller>>;
 }
 
-/// A deterministic shuttle scheduler for controlled executions: it keeps running the current task
-/// and otherwise takes the first runnable one. The controller, not this scheduler, orders steps;
-/// this only has to be deterministic so that replays print the same bytes.
-struct Steady {
-    done: Arc<Mutex<bool>>,
+struct ControlledShared<D> {
+    variant: &'static Variant,
+    // Taken back at the end. (A halted shuttle execution leaks its tasks' stacks, and with them
+    // clones of the shared handle, so the handle itself cannot be unwrapped.)
+    driver: Option<D>,
+    pending: Option<Box<dyn Controller>>,
+    world: Option<Arc<World>>,
 }
 
-impl Scheduler for Steady {
+impl<D: Driver> ControlledShared<D> {
+    /// Hands the finished (or halted) execution's outcome to the driver.
+    fn collect(&mut self, world: &World) {
+        let last = collect(self.variant, world);
+        self.pending = self.driver.as_mut().and_then(|d| d.next(Some(last)));
+    }
+}
+
+/// A deterministic shuttle scheduler for controlled executions: it keeps running the current task
+/// and otherwise takes the first runnable one. The controller, not this scheduler, orders steps;
+/// this only has to be deterministic so that replays print the same bytes. It also collects
+/// halted executions and stops them, like [`Recording`].
+struct Steady<D> {
+    shared: Arc<Mutex<ControlledShared<D>>>,
+    halt: Arc<AtomicBool>,
+}
+
+impl<D: Driver> Scheduler for Steady<D> {
     fn new_execution(&mut self) -> Option<Schedule> {
-        if *self.done.lock().unwrap_or_else(|e| e.into_inner()) {
-            None
-        } else {
-            Some(Schedule::new(0))
+        let mut s = lock(&self.shared);
+        if let Some(world) = s.world.take() {
+            s.collect(&world);
         }
+        self.halt.store(false, Ordering::SeqCst);
+        s.pending.is_some().then(|| Schedule::new(0))
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, _is_yielding: bool) -> Option<TaskId> {
+        if self.halt.load(Ordering::SeqCst) {
+            return None;
+        }
         match current {
             Some(c) if runnable.iter().any(|t| t.id() == c) => Some(c),
             _ => runnable.first().map(|t| t.id()),
@@ -277,52 +336,39 @@ impl Scheduler for Steady {
     }
 }
 
-struct ControlledShared<D> {
-    // Taken back at the end. (A failed shuttle execution leaks its tasks' stacks, and with them
-    // clones of the shared handle, so the handle itself cannot be unwrapped.)
-    driver: Option<D>,
-    pending: Option<Box<dyn Controller>>,
-    world: Option<Arc<World>>,
-}
-
 /// Runs controlled executions of `variant` on shuttle for as long as `driver` hands out
 /// controllers, and returns the driver.
 pub fn run_controlled<D: Driver>(variant: &'static Variant, mut driver: D) -> D {
     let Some(first) = driver.next(None) else { return driver };
-    let shared = Arc::new(Mutex::new(ControlledShared { driver: Some(driver), pending: Some(first), world: None }));
+    let shared =
+        Arc::new(Mutex::new(ControlledShared { variant, driver: Some(driver), pending: Some(first), world: None }));
     loop {
-        let done = Arc::new(Mutex::new(false));
         let sh = Arc::clone(&shared);
-        let d2 = Arc::clone(&done);
-        // Each batch runs until the driver stops or an execution fails by panicking; a failed
-        // execution ends the batch, and the next batch starts on a fresh OS thread.
+        // Runs until the driver stops. Only a failure the world did not catch ends a run early;
+        // the next run then starts on a fresh OS thread.
         let more = isolated(move || {
+            let halt = Arc::new(AtomicBool::new(false));
+            let sched = Steady { shared: Arc::clone(&sh), halt: Arc::clone(&halt) };
             let sh2 = Arc::clone(&sh);
-            let d3 = Arc::clone(&d2);
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 backend::with_backend(Backend::Shuttle, || {
-                    shuttle::Runner::new(Steady { done: d2 }, quiet_config()).run(move || {
-                        let controller = sh2.lock().unwrap_or_else(|e| e.into_inner()).pending.take();
-                        let Some(controller) = controller else {
-                            *d3.lock().unwrap_or_else(|e| e.into_inner()) = true;
-                            return;
-                        };
-                        let world = Arc::new(World::new(Mode::Controlled(controller), "main", MAX_STEPS));
-                        sh2.lock().unwrap_or_else(|e| e.into_inner()).world = Some(Arc::clone(&world));
+                    shuttle::Runner::new(sched, quiet_config()).run(move || {
+                        let Some(controller) = lock(&sh2).pending.take() else { return };
+                        let world = Arc::new(World::new(
+                            Mode::Controlled(controller),
+                            "main",
+                            MAX_STEPS,
+                            Some(Arc::clone(&halt)),
+                        ));
+                        lock(&sh2).world = Some(Arc::clone(&world));
                         run_body(variant, &world);
-                        let (mut out, decisions) = world.outcome();
-                        world.teardown();
-                        finish_outcome(variant, &mut out);
-                        let mut s = sh2.lock().unwrap_or_else(|e| e.into_inner());
+                        let mut s = lock(&sh2);
                         s.world = None;
-                        s.pending = s.driver.as_mut().and_then(|d| d.next(Some((out, decisions))));
-                        if s.pending.is_none() {
-                            *d3.lock().unwrap_or_else(|e| e.into_inner()) = true;
-                        }
+                        s.collect(&world);
                     })
                 })
             }));
-            let mut s = sh.lock().unwrap_or_else(|e| e.into_inner());
+            let mut s = lock(&sh);
             match run {
                 Ok(_) => false,
                 Err(payload) => {
@@ -336,7 +382,7 @@ pub fn run_controlled<D: Driver>(variant: &'static Variant, mut driver: D) -> D 
             break;
         }
     }
-    let driver = shared.lock().unwrap_or_else(|e| e.into_inner()).driver.take();
+    let driver = lock(&shared).driver.take();
     driver.expect("the driver is only taken here")
 }
 

@@ -16,6 +16,7 @@ pub mod loom_run;
 pub mod replay;
 pub mod scenario;
 pub mod strategy;
+pub mod sync;
 pub mod trace;
 pub mod world;
 

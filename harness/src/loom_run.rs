@@ -58,10 +58,10 @@ pub fn loom_explore(variant: &'static Variant, bound: Option<usize>) -> FreeResu
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         backend::with_backend(Backend::Loom, || {
             builder.check(move || {
-                let world = Arc::new(World::new(Mode::Free, "main", crate::explore::MAX_STEPS));
+                let world = Arc::new(World::new(Mode::Free, "main", crate::explore::MAX_STEPS, None));
                 lock(&sh).world = Some(Arc::clone(&world));
                 let ctx = Ctx { world: Arc::clone(&world) };
-                (variant.body)(&ctx);
+                crate::scenario::guarded(&world, || (variant.body)(&ctx));
                 world.finish(0);
                 let out = outcome_with_witnesses(variant, &world);
                 world.teardown();

@@ -10,7 +10,7 @@
 
 use crate::backend::{self, RawJoinHandle};
 use crate::trace::{Step, Trace};
-use crate::world::{Stop, WorldRef};
+use crate::world::{Stop, World, WorldRef};
 use serde::Serialize;
 use std::fmt;
 use std::sync::Arc;
@@ -118,7 +118,7 @@ impl Ctx {
         let world = Arc::clone(&self.world);
         let raw = backend::spawn(move || {
             world.attach(idx);
-            let r = f();
+            let r = guarded(&world, f);
             world.finish(idx);
             r
         });
@@ -131,6 +131,11 @@ impl Ctx {
     /// after every other step while it returns `Err(what it waits on)`.
     pub fn step<R>(&self, ready: impl FnMut() -> Result<(), String>, act: impl FnOnce() -> (R, Step)) -> R {
         self.world.step(ready, act)
+    }
+
+    /// The calling thread's index and name. Not to be called from a step's `ready` closure.
+    pub fn current_thread(&self) -> (usize, String) {
+        self.world.current_thread()
     }
 
     /// Adds a remark to the calling thread's column (not a scheduling point).
@@ -175,8 +180,23 @@ impl<T> JoinHandle<T> {
         let raw = self.raw;
         match self.world.join(self.idx, move || raw.join()) {
             Ok(v) => v,
-            // The thread's panic is already the execution's failure; carry it on.
-            Err(_) => std::panic::panic_any(Stop),
+            // The thread's failure already ended the execution; carry it on.
+            Err(_) => self.world.halt(),
+        }
+    }
+}
+
+/// Runs scenario code, turning a panic into a recorded violation that ends the execution (rather
+/// than a crash of the backend, which would print and could leave state behind).
+pub(crate) fn guarded<T>(world: &World, f: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(payload) => {
+            if payload.downcast_ref::<Stop>().is_some() || world.is_stopped() {
+                std::panic::resume_unwind(payload);
+            }
+            world.panicked(crate::explore::panic_message(payload.as_ref()));
+            world.halt()
         }
     }
 }

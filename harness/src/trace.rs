@@ -142,7 +142,19 @@ impl Trace {
         }
         let _ = writeln!(out, "{}", header.trim_end());
         let mut n = 0;
-        for r in &self.rows {
+        // A very long trace (a livelock) shows its beginning and its end.
+        let (head, tail) = (ELIDE_HEAD, ELIDE_TAIL);
+        let elide = self.rows.len() > head + tail + 1;
+        for (i, r) in self.rows.iter().enumerate() {
+            if elide && i >= head && i < self.rows.len() - tail {
+                if i == head {
+                    let _ = writeln!(out, "{:>num_width$}  … {} rows not shown …", "", self.rows.len() - head - tail);
+                }
+                if matches!(r, Row::Step(_)) {
+                    n += 1;
+                }
+                continue;
+            }
             match r {
                 Row::Violated { invariant, detail } => {
                     let _ = writeln!(out, "{:>num_width$}  !! violated \"{invariant}\": {detail}", "");
@@ -169,6 +181,10 @@ impl Trace {
         out
     }
 }
+
+/// Rows shown at the start and at the end of a trace too long to show whole.
+const ELIDE_HEAD: usize = 60;
+const ELIDE_TAIL: usize = 20;
 
 fn push_cell(line: &mut String, text: &str, width: usize, last: bool) {
     line.push_str("  ");

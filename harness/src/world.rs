@@ -21,6 +21,7 @@ use crate::backend::{self, Lock, ThreadKey, Ticket};
 use crate::scenario::Invariant;
 use crate::trace::{Row, Step, Trace};
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Why an execution stopped being a normal run of the scenario.
@@ -149,18 +150,22 @@ impl ExecOutcome {
 pub(crate) struct Stop;
 
 pub(crate) struct World {
+    /// Set to end the execution quietly: the shuttle scheduler wrappers watch it and stop the
+    /// execution at the next scheduling point (`None` under loom, which has no such stop).
+    stop_signal: Option<Arc<AtomicBool>>,
     ticket: Ticket,
     lock: Lock,
     state: Mutex<State>,
 }
 
 impl World {
-    pub(crate) fn new(mode: Mode, main_name: &str, max_steps: usize) -> World {
+    pub(crate) fn new(mode: Mode, main_name: &str, max_steps: usize, stop_signal: Option<Arc<AtomicBool>>) -> World {
         let controller = match mode {
             Mode::Free => None,
             Mode::Controlled(c) => Some(c),
         };
         World {
+            stop_signal,
             ticket: Ticket::new(),
             lock: Lock::new(),
             state: Mutex::new(State {
@@ -229,7 +234,7 @@ impl World {
             self.notify();
         }
         if stop {
-            std::panic::panic_any(Stop);
+            self.halt();
         }
     }
 
@@ -246,7 +251,7 @@ impl World {
                 self.notify();
             }
             if stop {
-                std::panic::panic_any(Stop);
+                self.halt();
             }
         } else {
             drop(st);
@@ -291,7 +296,7 @@ impl World {
             let mut st = self.st();
             if st.stopped.is_some() {
                 drop(st);
-                std::panic::panic_any(Stop);
+                self.halt();
             }
             let me = Self::me(&st);
             let readiness = ready();
@@ -301,7 +306,7 @@ impl World {
                 let stop = self.settle(&mut st);
                 if stop {
                     drop(st);
-                    std::panic::panic_any(Stop);
+                    self.halt();
                 }
                 st.turn == Some(me)
             } else {
@@ -311,7 +316,7 @@ impl World {
                         st.threads[me].status = Status::Blocked(reason);
                         if self.settle(&mut st) {
                             drop(st);
-                            std::panic::panic_any(Stop);
+                            self.halt();
                         }
                         false
                     }
@@ -355,6 +360,7 @@ impl World {
                         ),
                         at_step: count,
                     };
+                    st.trace.rows.push(Row::Violated { invariant: v.name.clone(), detail: v.detail.clone() });
                     st.violations.push(v.clone());
                     st.stopped = Some(v);
                     stop = true;
@@ -373,7 +379,7 @@ impl World {
                     self.notify();
                 }
                 if stop {
-                    std::panic::panic_any(Stop);
+                    self.halt();
                 }
                 return r;
             }
@@ -461,6 +467,12 @@ impl World {
         st.violations.push(v);
     }
 
+    pub(crate) fn current_thread(&self) -> (usize, String) {
+        let st = self.st();
+        let me = Self::me(&st);
+        (me, st.threads[me].name.clone())
+    }
+
     pub(crate) fn note(&self, text: String) {
         let mut st = self.st();
         let me = Self::me(&st);
@@ -497,7 +509,29 @@ impl World {
         }
         let at_step = st.trace.step_count();
         st.trace.rows.push(Row::Violated { invariant: "panic".into(), detail: message.clone() });
-        st.violations.push(Violation { kind: ViolationKind::Panic, name: "panic".into(), detail: message, at_step });
+        let v = Violation { kind: ViolationKind::Panic, name: "panic".into(), detail: message, at_step };
+        st.violations.push(v.clone());
+        st.stopped = Some(v);
+    }
+
+    /// Ends the execution, which cannot go on (a deadlock, the step limit, a schedule that does not
+    /// fit, a panic). Under shuttle the scheduler stops it at the next scheduling point, which
+    /// this thread reaches at once and never leaves; nothing unwinds and nothing is printed. Under
+    /// loom, which cannot stop an execution, this panics with [`Stop`].
+    pub(crate) fn halt(&self) -> ! {
+        if let Some(signal) = &self.stop_signal {
+            signal.store(true, Ordering::SeqCst);
+            // The scheduler refuses to go on at the first of these.
+            for _ in 0..8 {
+                self.ticket.tick();
+            }
+        }
+        std::panic::panic_any(Stop)
+    }
+
+    /// Whether the execution was stopped.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.st().stopped.is_some()
     }
 
     /// Drops what the execution registered (its `always` checks hold models, which hold the

@@ -1,9 +1,19 @@
 //! The catalog: one module per audited finding, each a [`harness::Scenario`] with its variants
 //! side by side. Adding a scenario touches its file and one line of [`CATALOG`].
 
+pub mod selftest;
 pub mod worker_state;
 
 use harness::Scenario;
 
 /// Every scenario, in the order `interleave list` shows them.
 pub static CATALOG: &[&Scenario] = &[&worker_state::SCENARIO];
+
+/// Scenarios for checking the harness itself, reachable by name from tests and the loom child
+/// process but not listed or checked by default.
+pub static INTERNAL: &[&Scenario] = &[&selftest::SELFTEST];
+
+/// Every scenario, listed or not: what a replay string or the loom child may name.
+pub fn all() -> Vec<&'static Scenario> {
+    CATALOG.iter().chain(INTERNAL.iter()).copied().collect()
+}

@@ -14,8 +14,8 @@
 //!   names (`links`) and lives on after its last name is gone while an open
 //!   file description still refers to it;
 //! * **open file descriptions** ([`Ofd`]) hold the offset and access mode and
-//!   are created by each successful `open`; advisory locks will later attach
-//!   to them;
+//!   are created by each successful `open`; advisory `flock` locks attach
+//!   to them (see [`FsState::flock`]);
 //! * **file descriptors** ([`Fd`]) are per-process small integers pointing at
 //!   descriptions.
 //!
@@ -57,11 +57,15 @@ pub enum Errno {
     EBUSY,
     /// Too many open files (24); only reachable after ~4 billion opens.
     EMFILE,
+    /// Operation would block (11): a `flock` with `LOCK_NB` that conflicts.
+    /// On Linux `EWOULDBLOCK` and `EAGAIN` are the same number, so
+    /// [`Errno::from_io`] maps every 11 to this variant.
+    EWOULDBLOCK,
 }
 
 impl Errno {
     /// Every variant, for table-driven conversions.
-    const ALL: [Errno; 9] = [
+    const ALL: [Errno; 10] = [
         Errno::ENOENT,
         Errno::EEXIST,
         Errno::EBADF,
@@ -71,6 +75,7 @@ impl Errno {
         Errno::EINVAL,
         Errno::EBUSY,
         Errno::EMFILE,
+        Errno::EWOULDBLOCK,
     ];
 
     /// The Linux (x86_64 and every other mainstream architecture) number.
@@ -78,6 +83,7 @@ impl Errno {
         match self {
             Errno::ENOENT => 2,
             Errno::EBADF => 9,
+            Errno::EWOULDBLOCK => 11,
             Errno::EBUSY => 16,
             Errno::EEXIST => 17,
             Errno::ENOTDIR => 20,
@@ -229,6 +235,44 @@ impl fmt::Display for Ino {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ofd(pub u64);
 
+/// A `flock(2)` operation (without `LOCK_NB`, which is a separate argument
+/// of [`FsState::flock`]).
+///
+/// As a held lock ([`FsState::flock_of`], [`FsState::flock_holders`]) only
+/// `Shared` and `Exclusive` appear.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FlockOp {
+    /// `LOCK_SH`: a shared lock; any number of descriptions may hold one.
+    Shared,
+    /// `LOCK_EX`: an exclusive lock; no other description may hold any lock.
+    Exclusive,
+    /// `LOCK_UN`: release this description's lock, if it has one.
+    Unlock,
+}
+
+impl FlockOp {
+    /// Whether a request for `self` by one description conflicts with the
+    /// lock `held` by another description of the same inode.
+    fn conflicts_with(self, held: FlockOp) -> bool {
+        match self {
+            FlockOp::Unlock => false,
+            FlockOp::Shared => held == FlockOp::Exclusive,
+            FlockOp::Exclusive => held != FlockOp::Unlock,
+        }
+    }
+}
+
+impl fmt::Display for FlockOp {
+    /// The C constant's name, as strace prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FlockOp::Shared => "LOCK_SH",
+            FlockOp::Exclusive => "LOCK_EX",
+            FlockOp::Unlock => "LOCK_UN",
+        })
+    }
+}
+
 /// One change to a directory's entries, as recorded in its log of changes
 /// not yet made durable by an `fsync` of the directory.
 ///
@@ -351,6 +395,10 @@ struct Description {
     read: bool,
     write: bool,
     append: bool,
+    /// The `flock` lock this description holds on `ino`: `Shared`,
+    /// `Exclusive`, or `None` (never `Some(Unlock)`). Ending the description
+    /// releases it; renaming or unlinking the inode's names does not.
+    lock: Option<FlockOp>,
 }
 
 /// The modeled file system: namespace, inodes, open file descriptions and
@@ -455,8 +503,10 @@ impl FsState {
         };
         let ofd = Ofd(self.next_ofd);
         self.next_ofd += 1;
-        self.descriptions
-            .insert(ofd, Description { ino, offset: 0, read: flags.read, write: flags.write, append: flags.append });
+        self.descriptions.insert(
+            ofd,
+            Description { ino, offset: 0, read: flags.read, write: flags.write, append: flags.append, lock: None },
+        );
         self.fd_tables.entry(p).or_default().insert(fd, ofd);
         Ok(fd)
     }
@@ -484,7 +534,9 @@ impl FsState {
         Ok(())
     }
 
-    /// `close(2)`. Frees the inode if this was its last reference.
+    /// `close(2)`. Frees the inode if this was its last reference, and
+    /// releases the description's `flock` lock (this was its only
+    /// descriptor).
     pub fn close(&mut self, p: ProcId, fd: Fd) -> Result<(), Errno> {
         let table = self.fd_tables.get_mut(&p).ok_or(Errno::EBADF)?;
         let ofd = table.remove(&fd).ok_or(Errno::EBADF)?;
@@ -495,7 +547,8 @@ impl FsState {
         Ok(())
     }
 
-    /// Process death: closes every descriptor of `p`.
+    /// Process death: closes every descriptor of `p`, and so releases every
+    /// `flock` lock its descriptions held.
     pub fn exit(&mut self, p: ProcId) {
         if let Some(table) = self.fd_tables.remove(&p) {
             for ofd in table.values() {
@@ -699,6 +752,95 @@ impl FsState {
         Ok(entries.keys().cloned().collect())
     }
 
+    /// Whether `flock(p, fd, op, ...)` would have to wait now: another open
+    /// file description of the same inode holds a conflicting lock
+    /// (`LOCK_EX` conflicts with any lock, `LOCK_SH` with `LOCK_EX`). The
+    /// description's own lock never conflicts, whichever process opened the
+    /// other descriptions: a second `open` of the same file by the same
+    /// process is a different description and is blocked like any other.
+    ///
+    /// Side-effect free; `Ok(true)` exactly when [`FsState::flock`] with
+    /// `nonblocking` would fail with `EWOULDBLOCK`. `LOCK_UN` never blocks.
+    /// Errors, in the kernel's order: `EBADF` if `fd` is not open in `p`,
+    /// then `EBADF` for `LOCK_SH`/`LOCK_EX` on a descriptor opened with
+    /// access mode 3 (neither readable nor writable: Linux's `flock` asks
+    /// for `FMODE_READ` or `FMODE_WRITE`). Read-only descriptors and
+    /// directories can be locked.
+    pub fn flock_would_block(&self, p: ProcId, fd: Fd, op: FlockOp) -> Result<bool, Errno> {
+        let ofd = self.ofd(p, fd)?;
+        let desc = self.descriptions.get(&ofd).ok_or(Errno::EBADF)?;
+        if op == FlockOp::Unlock {
+            return Ok(false);
+        }
+        if !desc.read && !desc.write {
+            return Err(Errno::EBADF);
+        }
+        let ino = desc.ino;
+        Ok(self
+            .descriptions
+            .iter()
+            .any(|(other, d)| *other != ofd && d.ino == ino && d.lock.is_some_and(|held| op.conflicts_with(held))))
+    }
+
+    /// `flock(2)`: takes, converts or (`LOCK_UN`) releases the advisory
+    /// lock of the open file description behind `fd` of process `p`.
+    ///
+    /// Locks belong to descriptions, not to processes or descriptor
+    /// numbers: they conflict between descriptions (see
+    /// [`FsState::flock_would_block`]), and they end with `LOCK_UN`, with
+    /// the close of the description's last descriptor (here, its only one:
+    /// [`FsState::close`]) or with the death of its process
+    /// ([`FsState::exit`]). `unlink` and `rename` leave them alone: the lock
+    /// stays on the inode, and a new file created at the old path is another
+    /// inode, unlocked.
+    ///
+    /// Asking for the lock the description already holds is a no-op, as in
+    /// Linux. Asking for the other kind converts the lock (SH->EX or
+    /// EX->SH). Linux converts by releasing the old lock and then acquiring
+    /// the new one, not atomically; when the new lock is free at once, both
+    /// happen under one spinlock hold, so this model makes such a
+    /// conversion one atomic step, which is what a caller can observe.
+    ///
+    /// On a conflict:
+    /// * with `nonblocking` (`LOCK_NB`): `Err(EWOULDBLOCK)`, and — as on
+    ///   Linux, which releases the old lock before it looks for conflicts —
+    ///   a description that held the other kind of lock has lost it;
+    /// * without `nonblocking`: the call must not be made. The stepping
+    ///   layer waits until [`FsState::flock_would_block`] is false and only
+    ///   then calls this, in the same atomic step. Called anyway, it returns
+    ///   `Err(EWOULDBLOCK)` and changes nothing.
+    ///
+    /// So while a blocking conversion waits, the model's caller still holds
+    /// its old lock, where a Linux caller holds none (two `LOCK_SH` holders
+    /// that both ask for `LOCK_EX` deadlock here, while on Linux one of them
+    /// gets it). A stepping layer that wants Linux's behaviour exactly makes
+    /// the first attempt with `nonblocking` (on a conflict that drops the
+    /// old lock, as Linux does before it sleeps), then waits and retries.
+    ///
+    /// Errors as [`FsState::flock_would_block`], checked before anything
+    /// changes.
+    pub fn flock(&mut self, p: ProcId, fd: Fd, op: FlockOp, nonblocking: bool) -> Result<(), Errno> {
+        let blocked = self.flock_would_block(p, fd, op)?;
+        if blocked && !nonblocking {
+            return Err(Errno::EWOULDBLOCK);
+        }
+        let ofd = self.ofd(p, fd)?;
+        let desc = self.descriptions.get_mut(&ofd).ok_or(Errno::EBADF)?;
+        if desc.lock == Some(op) {
+            return Ok(());
+        }
+        // Linux's flock_lock_inode: drop the description's old lock first,
+        // then look for conflicts.
+        desc.lock = None;
+        if blocked {
+            return Err(Errno::EWOULDBLOCK);
+        }
+        if op != FlockOp::Unlock {
+            desc.lock = Some(op);
+        }
+        Ok(())
+    }
+
     // ----- inspection helpers (not system calls) ------------------------
 
     /// Current contents of the regular file at `path`; `None` if the path
@@ -737,6 +879,19 @@ impl FsState {
     pub fn fd_ino(&self, p: ProcId, fd: Fd) -> Option<Ino> {
         let ofd = self.ofd(p, fd).ok()?;
         self.descriptions.get(&ofd).map(|d| d.ino)
+    }
+
+    /// The `flock` locks held on inode `ino`, by description, in [`Ofd`]
+    /// order: any number of `Shared`, or one `Exclusive`.
+    pub fn flock_holders(&self, ino: Ino) -> Vec<(Ofd, FlockOp)> {
+        self.descriptions.iter().filter(|(_, d)| d.ino == ino).filter_map(|(ofd, d)| Some((*ofd, d.lock?))).collect()
+    }
+
+    /// The `flock` lock held by the description behind descriptor `fd` of
+    /// process `p`; `None` if it holds none or `fd` is not open.
+    pub fn flock_of(&self, p: ProcId, fd: Fd) -> Option<FlockOp> {
+        let ofd = self.ofd(p, fd).ok()?;
+        self.descriptions.get(&ofd)?.lock
     }
 
     /// The open file description behind descriptor `fd` of process `p`.
@@ -1195,5 +1350,146 @@ mod tests {
         assert_eq!(fs.write(P1, fd, b"x"), Err(Errno::EBADF));
         assert_eq!(fs.fsync(P1, fd), Ok(()));
         assert_eq!(fs.open(P1, "/", none), Err(Errno::EISDIR));
+    }
+
+    use FlockOp::{Exclusive as EX, Shared as SH, Unlock as UN};
+
+    /// A file "/a" and `n` read-write descriptions of it opened by `p`.
+    fn opened(fs: &mut FsState, p: ProcId, n: usize) -> Vec<Fd> {
+        (0..n).map(|_| fs.open(p, "/a", O_RDWR.creat()).unwrap()).collect()
+    }
+
+    #[test]
+    fn flock_second_description_of_same_process_conflicts() {
+        let mut fs = FsState::new();
+        let fds = opened(&mut fs, P1, 2);
+        assert_eq!(fs.flock(P1, fds[0], EX, false), Ok(()));
+        assert_eq!(fs.flock_would_block(P1, fds[1], EX), Ok(true), "not reentrant per process");
+        assert_eq!(fs.flock_would_block(P1, fds[1], SH), Ok(true));
+        assert_eq!(fs.flock_would_block(P1, fds[0], EX), Ok(false), "own lock never conflicts");
+        assert_eq!(fs.flock(P1, fds[0], EX, true), Ok(()), "re-locking is a no-op");
+        assert_eq!(fs.flock_of(P1, fds[1]), None);
+    }
+
+    #[test]
+    fn flock_nonblocking_conflict_is_ewouldblock() {
+        let mut fs = FsState::new();
+        let a = opened(&mut fs, P1, 1)[0];
+        let b = opened(&mut fs, P2, 1)[0];
+        fs.flock(P1, a, EX, false).unwrap();
+        assert_eq!(fs.flock(P2, b, SH, true), Err(Errno::EWOULDBLOCK));
+        assert_eq!(fs.flock(P2, b, EX, true), Err(Errno::EWOULDBLOCK));
+        // The defensive answer of a blocking call that would block.
+        assert_eq!(fs.flock(P2, b, EX, false), Err(Errno::EWOULDBLOCK));
+        assert_eq!(fs.flock_of(P2, b), None);
+        let ino = fs.fd_ino(P1, a).unwrap();
+        assert_eq!(fs.flock_holders(ino), vec![(fs.fd_ofd(P1, a).unwrap(), EX)]);
+        assert_eq!(Errno::from_io(&std::io::Error::from_raw_os_error(11)), Some(Errno::EWOULDBLOCK));
+        assert_eq!(Errno::EWOULDBLOCK.linux_code(), 11);
+    }
+
+    #[test]
+    fn flock_close_releases() {
+        let mut fs = FsState::new();
+        let fds = opened(&mut fs, P1, 2);
+        fs.flock(P1, fds[0], EX, false).unwrap();
+        assert_eq!(fs.flock_would_block(P1, fds[1], EX), Ok(true));
+        fs.close(P1, fds[0]).unwrap();
+        assert_eq!(fs.flock_would_block(P1, fds[1], EX), Ok(false));
+        assert_eq!(fs.flock(P1, fds[1], EX, true), Ok(()));
+        assert_eq!(fs.flock_would_block(P1, fds[0], UN), Err(Errno::EBADF));
+        assert_eq!(fs.flock(P1, fds[0], UN, true), Err(Errno::EBADF));
+    }
+
+    #[test]
+    fn flock_exit_releases() {
+        let mut fs = FsState::new();
+        let held = opened(&mut fs, P2, 1)[0];
+        let mine = opened(&mut fs, P1, 1)[0];
+        fs.flock(P2, held, SH, false).unwrap();
+        assert_eq!(fs.flock(P1, mine, EX, true), Err(Errno::EWOULDBLOCK));
+        fs.exit(P2);
+        assert_eq!(fs.flock_holders(fs.ino_of("/a").unwrap()), vec![]);
+        assert_eq!(fs.flock(P1, mine, EX, true), Ok(()));
+    }
+
+    #[test]
+    fn flock_survives_unlink_and_rename_but_not_onto_a_new_file() {
+        let mut fs = FsState::new();
+        let locked = opened(&mut fs, P1, 1)[0];
+        let old = opened(&mut fs, P2, 1)[0];
+        let ino = fs.fd_ino(P1, locked).unwrap();
+        fs.flock(P1, locked, EX, false).unwrap();
+        fs.rename("/a", "/b").unwrap();
+        assert_eq!(fs.flock_would_block(P2, old, SH), Ok(true), "rename does not release");
+        fs.unlink("/b").unwrap();
+        assert_eq!(fs.flock_would_block(P2, old, SH), Ok(true), "unlink does not release");
+        assert_eq!(fs.flock_holders(ino).len(), 1);
+        // The same path now names a new inode, which nobody has locked.
+        let fresh = fs.open(P2, "/a", O_RDONLY.creat()).unwrap();
+        assert_ne!(fs.fd_ino(P2, fresh), Some(ino));
+        assert_eq!(fs.flock(P2, fresh, EX, true), Ok(()));
+        assert_eq!(fs.flock_of(P1, locked), Some(EX));
+    }
+
+    #[test]
+    fn flock_shared_locks_coexist_and_block_exclusive() {
+        let mut fs = FsState::new();
+        let p1 = opened(&mut fs, P1, 2);
+        let p2 = opened(&mut fs, P2, 1)[0];
+        fs.flock(P1, p1[0], SH, true).unwrap();
+        assert_eq!(fs.flock(P2, p2, SH, true), Ok(()), "shared + shared coexist");
+        assert_eq!(fs.flock_would_block(P1, p1[1], EX), Ok(true), "EX blocked by another's SH");
+        assert_eq!(fs.flock(P1, p1[1], EX, true), Err(Errno::EWOULDBLOCK));
+        // Converting SH -> EX is blocked by the other SH holder.
+        assert_eq!(fs.flock_would_block(P2, p2, EX), Ok(true));
+        fs.flock(P1, p1[0], UN, false).unwrap();
+        // With only its own SH left, P2 converts atomically.
+        assert_eq!(fs.flock(P2, p2, EX, false), Ok(()));
+        assert_eq!(fs.flock_of(P2, p2), Some(EX));
+        assert_eq!(fs.flock(P2, p2, SH, false), Ok(()), "EX -> SH never blocks");
+        assert_eq!(fs.flock(P1, p1[0], SH, true), Ok(()));
+        let ino = fs.ino_of("/a").unwrap();
+        let ofds: Vec<Ofd> = [(P1, p1[0]), (P2, p2)].iter().map(|(p, fd)| fs.fd_ofd(*p, *fd).unwrap()).collect();
+        assert_eq!(fs.flock_holders(ino), vec![(ofds[0], SH), (ofds[1], SH)], "in Ofd order");
+    }
+
+    #[test]
+    fn flock_failed_nonblocking_conversion_loses_the_old_lock() {
+        // Linux drops the old lock before looking for conflicts.
+        let mut fs = FsState::new();
+        let fds = opened(&mut fs, P1, 3);
+        fs.flock(P1, fds[0], SH, true).unwrap();
+        fs.flock(P1, fds[1], SH, true).unwrap();
+        assert_eq!(fs.flock(P1, fds[0], EX, true), Err(Errno::EWOULDBLOCK));
+        assert_eq!(fs.flock_of(P1, fds[0]), None);
+        fs.flock(P1, fds[1], UN, true).unwrap();
+        assert_eq!(fs.flock(P1, fds[2], EX, true), Ok(()));
+        // A blocking call that would block is refused and changes nothing.
+        fs.flock(P1, fds[2], SH, true).unwrap();
+        fs.flock(P1, fds[1], SH, true).unwrap();
+        assert_eq!(fs.flock(P1, fds[1], EX, false), Err(Errno::EWOULDBLOCK));
+        assert_eq!(fs.flock_of(P1, fds[1]), Some(SH));
+    }
+
+    #[test]
+    fn flock_on_directories_read_only_and_access_mode_3() {
+        let mut fs = FsState::new();
+        fs.mkdir("/d").unwrap();
+        let d1 = fs.open(P1, "/d", O_RDONLY.directory()).unwrap();
+        let d2 = fs.open(P2, "/d", O_RDONLY).unwrap();
+        assert_eq!(fs.flock(P1, d1, EX, true), Ok(()));
+        assert_eq!(fs.flock(P2, d2, SH, true), Err(Errno::EWOULDBLOCK));
+        let ro = fs.open(P1, "/a", O_RDONLY.creat()).unwrap();
+        assert_eq!(fs.flock(P1, ro, EX, true), Ok(()), "read-only descriptions lock too");
+        let none = OpenFlags { read: false, write: false, ..O_RDONLY };
+        let fd = fs.open(P2, "/a", none).unwrap();
+        assert_eq!(fs.flock_would_block(P2, fd, SH), Err(Errno::EBADF));
+        assert_eq!(fs.flock(P2, fd, EX, true), Err(Errno::EBADF));
+        assert_eq!(fs.flock(P2, fd, UN, true), Ok(()));
+        assert_eq!(fs.flock_would_block(ProcId(9), Fd(u32::MAX), UN), Err(Errno::EBADF));
+        assert_eq!(fs.flock_holders(Ino(12345)), vec![]);
+        assert_eq!(fs.flock_of(ProcId(9), Fd(0)), None);
+        assert_eq!([SH, EX, UN].map(|op| op.to_string()), ["LOCK_SH", "LOCK_EX", "LOCK_UN"]);
     }
 }
