@@ -196,6 +196,16 @@ pub fn check_variant(
     variant: &'static Variant,
     opts: &CheckOptions,
 ) -> Result<VariantReport, Error> {
+    // shuttle's schedulers let these variables override the seed the harness gives them, which
+    // would make `--seed` (and every recorded seed) a lie.
+    for var in ["SHUTTLE_RANDOM_SEED", "SHUTTLE_ALWAYS_PERSIST_SEED"] {
+        if std::env::var_os(var).is_some() {
+            return Err(Error::new(
+                ErrorKind::BadOption,
+                format!("{var} is set: interleave seeds shuttle itself (use --seed); unset it"),
+            ));
+        }
+    }
     let start = Instant::now();
     let n = opts.iterations.max(1);
     let mut runs: Vec<(RunReport, FreeResult)> = Vec::new();
