@@ -35,9 +35,9 @@ enum Command {
         /// The bug depth of `pct`.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=20))]
         depth: u64,
-        /// The largest preemption bound of `bounded`.
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(0..=64))]
-        max_preemptions: u64,
+        /// The largest preemption bound of `bounded` (default: bounds 0 to 3, then every schedule).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=64))]
+        max_preemptions: Option<u64>,
         /// Print one JSON object instead of tables.
         #[arg(long)]
         json: bool,
@@ -76,11 +76,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check { targets, strategy, iterations, seed, depth, max_preemptions, json } => {
-            let strategy = match Strategy::parse(&strategy, depth as usize, max_preemptions as usize) {
+            let strategy = match Strategy::parse(&strategy, depth as usize, max_preemptions.map(|m| m as usize)) {
                 Ok(s) => s,
                 Err(e) => return bad_input(e),
             };
-            let selected = match select(catalog, &targets) {
+            // Named targets may also be the harness's self-test scenarios; no target means the catalog.
+            let all = scenarios::all();
+            let selected = match select(if targets.is_empty() { catalog } else { &all }, &targets) {
                 Ok(s) => s,
                 Err(e) => return bad_input(e),
             };

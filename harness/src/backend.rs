@@ -145,15 +145,13 @@ impl Ticket {
     }
 }
 
-/// The lock and condition variable of an execution's world, used only to wait: by a thread whose
-/// step cannot proceed yet, and in controlled mode by a thread waiting for its turn. A step that
-/// nobody waits for never touches it.
-// One per execution: the size difference between the variants costs nothing worth boxing for.
-#[allow(clippy::large_enum_variant)]
+/// The lock of an execution's world, used only to wait: by a thread whose step cannot proceed
+/// yet, and in controlled mode by a thread waiting for its turn. A step that nobody waits for
+/// never touches it.
 pub(crate) enum Lock {
-    Shuttle(shuttle::sync::Mutex<()>, shuttle::sync::Condvar),
+    Shuttle(shuttle::sync::Mutex<()>),
     #[cfg(feature = "loom")]
-    Loom(loom::sync::Mutex<()>, loom::sync::Condvar),
+    Loom(loom::sync::Mutex<()>),
 }
 
 /// A held [`Lock`].
@@ -163,13 +161,41 @@ pub(crate) enum Guard<'a> {
     Loom(loom::sync::MutexGuard<'a, ()>),
 }
 
+/// One thread's condition variable: each logical thread waits on its own, so waking it wakes
+/// nobody else (every spurious wake-up would be one more interleaving for loom to explore).
+pub(crate) enum Cond {
+    Shuttle(shuttle::sync::Condvar),
+    #[cfg(feature = "loom")]
+    Loom(loom::sync::Condvar),
+}
+
+impl Cond {
+    /// A new condition variable of the active runtime.
+    pub(crate) fn new() -> Cond {
+        match active() {
+            Backend::Shuttle => Cond::Shuttle(shuttle::sync::Condvar::new()),
+            #[cfg(feature = "loom")]
+            Backend::Loom => Cond::Loom(loom::sync::Condvar::new()),
+        }
+    }
+
+    /// Wakes the thread waiting on it, if any.
+    pub(crate) fn notify(&self) {
+        match self {
+            Cond::Shuttle(cv) => cv.notify_one(),
+            #[cfg(feature = "loom")]
+            Cond::Loom(cv) => cv.notify_one(),
+        }
+    }
+}
+
 impl Lock {
     /// A new lock of the active runtime.
     pub(crate) fn new() -> Lock {
         match active() {
-            Backend::Shuttle => Lock::Shuttle(shuttle::sync::Mutex::new(()), shuttle::sync::Condvar::new()),
+            Backend::Shuttle => Lock::Shuttle(shuttle::sync::Mutex::new(())),
             #[cfg(feature = "loom")]
-            Backend::Loom => Lock::Loom(loom::sync::Mutex::new(()), loom::sync::Condvar::new()),
+            Backend::Loom => Lock::Loom(loom::sync::Mutex::new(())),
         }
     }
 
@@ -177,29 +203,20 @@ impl Lock {
     /// poisoned it is already being reported.
     pub(crate) fn lock(&self) -> Guard<'_> {
         match self {
-            Lock::Shuttle(m, _) => Guard::Shuttle(m.lock().unwrap_or_else(|e| e.into_inner())),
+            Lock::Shuttle(m) => Guard::Shuttle(m.lock().unwrap_or_else(|e| e.into_inner())),
             #[cfg(feature = "loom")]
-            Lock::Loom(m, _) => Guard::Loom(m.lock().unwrap_or_else(|e| e.into_inner())),
+            Lock::Loom(m) => Guard::Loom(m.lock().unwrap_or_else(|e| e.into_inner())),
         }
     }
 
-    /// Releases the lock, waits for a notification and takes it again.
-    pub(crate) fn wait<'a>(&'a self, guard: Guard<'a>) -> Guard<'a> {
-        match (self, guard) {
-            (Lock::Shuttle(_, cv), Guard::Shuttle(g)) => Guard::Shuttle(cv.wait(g).unwrap_or_else(|e| e.into_inner())),
+    /// Releases the lock, waits for a notification on `cond` and takes the lock again.
+    pub(crate) fn wait<'a>(&'a self, cond: &Cond, guard: Guard<'a>) -> Guard<'a> {
+        match (cond, guard) {
+            (Cond::Shuttle(cv), Guard::Shuttle(g)) => Guard::Shuttle(cv.wait(g).unwrap_or_else(|e| e.into_inner())),
             #[cfg(feature = "loom")]
-            (Lock::Loom(_, cv), Guard::Loom(g)) => Guard::Loom(cv.wait(g).unwrap_or_else(|e| e.into_inner())),
+            (Cond::Loom(cv), Guard::Loom(g)) => Guard::Loom(cv.wait(g).unwrap_or_else(|e| e.into_inner())),
             #[cfg(feature = "loom")]
-            _ => unreachable!("a guard always belongs to the lock it came from"),
-        }
-    }
-
-    /// Wakes every waiter.
-    pub(crate) fn notify_all(&self) {
-        match self {
-            Lock::Shuttle(_, cv) => cv.notify_all(),
-            #[cfg(feature = "loom")]
-            Lock::Loom(_, cv) => cv.notify_all(),
+            _ => unreachable!("a world's lock and conditions belong to one runtime"),
         }
     }
 }

@@ -145,9 +145,15 @@ pub fn search(variant: &'static Variant, bound: usize, budget: usize, target: Op
     run_controlled(variant, dfs).result
 }
 
-/// Iterative preemption bounding: bound 0, 1, … up to `max_bound` (or until the search at some
-/// bound is complete and no larger bound can add a schedule), within `budget` executions overall.
-pub fn iterative(variant: &'static Variant, max_bound: usize, budget: usize) -> (BoundedResult, usize) {
+/// The preemption bounds tried one by one before an unlimited search covers what is left.
+pub const STEPPED_BOUNDS: usize = 3;
+
+/// Iterative preemption bounding: bound 0, 1, … up to `max_bound`, within `budget` executions
+/// overall. Without a `max_bound`, bounds 0 to [`STEPPED_BOUNDS`] are tried in turn (so shallow
+/// bugs are found with their fewest preemptions, cheaply), then one unlimited search covers the
+/// whole space. Returns the result and the last bound searched (`usize::MAX` for unlimited).
+/// `complete` means the whole space of schedules was covered, not just the last bound's.
+pub fn iterative(variant: &'static Variant, max_bound: Option<usize>, budget: usize) -> (BoundedResult, usize) {
     let mut total = BoundedResult::default();
     let mut bound = 0;
     loop {
@@ -161,12 +167,16 @@ pub fn iterative(variant: &'static Variant, max_bound: usize, budget: usize) -> 
             return (total, bound);
         }
         // A complete search that never had a preemption to refuse has covered every schedule.
-        let exhausted_all = r.complete && !r.bound_refused;
-        if exhausted_all || bound >= max_bound || total.executions >= budget {
-            total.complete = r.complete && (exhausted_all || bound >= max_bound);
+        let covered_all = r.complete && !r.bound_refused;
+        let at_max = max_bound.is_some_and(|m| bound >= m);
+        if covered_all || at_max || !r.complete || total.executions >= budget {
+            total.complete = covered_all;
             return (total, bound);
         }
-        bound += 1;
+        bound = match max_bound {
+            None if bound >= STEPPED_BOUNDS => usize::MAX,
+            _ => bound + 1,
+        };
     }
 }
 

@@ -179,6 +179,14 @@ pub fn finish_counterexample(
     (Counterexample { outcome: shown, preemptions, replay, rendered }, spent)
 }
 
+fn bounded_label(bound: usize) -> String {
+    if bound == usize::MAX {
+        "bounded (every schedule)".into()
+    } else {
+        format!("bounded (preemption bound {bound})")
+    }
+}
+
 fn run_report(run: String, family: &'static str, bound: Option<usize>, r: &FreeResult) -> RunReport {
     RunReport {
         run,
@@ -228,7 +236,7 @@ pub fn check_variant(
         }
         Strategy::Bounded { max_preemptions } => {
             let (b, bound) = bounded::iterative(variant, max_preemptions, n);
-            let space = b.bound_refused.then_some(bound);
+            let space = (!b.complete).then_some(bound);
             let r = FreeResult {
                 executions: b.executions,
                 counterexample: b.counterexample,
@@ -236,7 +244,7 @@ pub fn check_variant(
                 complete: b.complete,
                 decisions: 0,
             };
-            runs.push((run_report(format!("bounded (preemption bound {bound})"), "bounded", space, &r), r));
+            runs.push((run_report(bounded_label(bound), "bounded", space, &r), r));
         }
         Strategy::Exhaustive => {
             exhaustive_runs(scenario, variant, opts, &mut runs)?;
@@ -368,8 +376,8 @@ fn exhaustive_runs(
     if r.complete || r.counterexample.is_some() {
         runs.push((run_report("shuttle dfs".into(), "shuttle", None, &r), r));
     }
-    let (b, bound) = bounded::iterative(variant, usize::MAX, opts.minimize_budget);
-    let space = b.bound_refused.then_some(bound);
+    let (b, bound) = bounded::iterative(variant, None, opts.minimize_budget);
+    let space = (!b.complete).then_some(bound);
     let r = FreeResult {
         executions: b.executions,
         counterexample: b.counterexample,
@@ -377,7 +385,7 @@ fn exhaustive_runs(
         complete: b.complete,
         decisions: 0,
     };
-    runs.push((run_report(format!("bounded (preemption bound {bound})"), "bounded", space, &r), r));
+    runs.push((run_report(bounded_label(bound), "bounded", space, &r), r));
     Ok(())
 }
 

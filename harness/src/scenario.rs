@@ -129,7 +129,11 @@ impl Ctx {
     /// runs `act`, which performs the operation and describes it. The returned step's `thread`
     /// field is filled in by the harness. `ready` must not change any state; it is called again
     /// after every other step while it returns `Err(what it waits on)`.
-    pub fn step<R>(&self, ready: impl FnMut() -> Result<(), String>, act: impl FnOnce() -> (R, Step)) -> R {
+    pub fn step<R>(
+        &self,
+        ready: impl FnMut() -> Result<(), String> + Send + 'static,
+        act: impl FnOnce() -> (R, Step),
+    ) -> R {
         self.world.step(ready, act)
     }
 
@@ -158,6 +162,14 @@ impl Ctx {
         if !ok {
             self.world.violate(inv, detail());
         }
+    }
+
+    /// Records a violation of `inv` that the real program could not survive (Go's runtime throwing
+    /// "concurrent map writes", an abort) and ends the execution here.
+    pub fn fatal(&self, inv: &'static Invariant, detail: impl Into<String>) -> ! {
+        self.world.violate(inv, detail.into());
+        self.world.stop_here(inv.name);
+        self.world.halt()
     }
 
     /// Registers `check`, evaluated after every step of this execution; an `Err` is a violation of

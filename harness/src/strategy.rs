@@ -19,8 +19,8 @@ pub enum Strategy {
     Dfs,
     /// The harness's step-level iterative preemption bounding.
     Bounded {
-        /// The largest preemption bound explored.
-        max_preemptions: usize,
+        /// The largest preemption bound explored; `None`: bounds 0 to 3, then the whole space.
+        max_preemptions: Option<usize>,
     },
     /// loom's model checker: unbounded and with preemption bounds 1, 2 and 3, which must agree.
     Exhaustive,
@@ -32,10 +32,10 @@ pub const STRATEGY_NAMES: &str = "random, pct, urw, dfs, bounded, exhaustive";
 impl Strategy {
     /// The default strategy: systematic, finds the fewest-preemption bug first, and proves a
     /// `holds` at step granularity when its search completes.
-    pub const DEFAULT: Strategy = Strategy::Bounded { max_preemptions: 3 };
+    pub const DEFAULT: Strategy = Strategy::Bounded { max_preemptions: None };
 
     /// Parses a strategy name; `depth` and `max_preemptions` fill in the parameters.
-    pub fn parse(name: &str, depth: usize, max_preemptions: usize) -> Result<Strategy, Error> {
+    pub fn parse(name: &str, depth: usize, max_preemptions: Option<usize>) -> Result<Strategy, Error> {
         Ok(match name {
             "random" => Strategy::Random,
             "pct" => Strategy::Pct { depth },

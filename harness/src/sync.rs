@@ -36,7 +36,7 @@ impl<T> Clone for Mutex<T> {
     }
 }
 
-impl<T: Send> Mutex<T> {
+impl<T: Send + 'static> Mutex<T> {
     /// A mutex named `name` (the name the trace uses) guarding `value`.
     pub fn new(ctx: &Ctx, name: &str, value: T) -> Mutex<T> {
         Mutex {
@@ -48,10 +48,11 @@ impl<T: Send> Mutex<T> {
     /// `lock(name)`: waits until no thread holds the mutex, then takes it.
     pub fn lock(&self) -> MutexGuard<'_, T> {
         let s = &self.shared;
+        let watched = Arc::clone(&self.shared);
         self.ctx.step(
-            || match &*plain(&s.holder) {
+            move || match &*plain(&watched.holder) {
                 None => Ok(()),
-                Some((_, who)) => Err(format!("lock({}) held by {who}", s.name)),
+                Some((_, who)) => Err(format!("lock({}) held by {who}", watched.name)),
             },
             || {
                 let me = self.ctx.current_thread();
@@ -69,25 +70,25 @@ impl<T: Send> Mutex<T> {
 }
 
 /// A held [`Mutex`]; dropping it is the `unlock` step.
-pub struct MutexGuard<'a, T: Send> {
+pub struct MutexGuard<'a, T: Send + 'static> {
     mutex: &'a Mutex<T>,
     value: Option<std::sync::MutexGuard<'a, T>>,
 }
 
-impl<T: Send> Deref for MutexGuard<'_, T> {
+impl<T: Send + 'static> Deref for MutexGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
         self.value.as_deref().expect("present until drop")
     }
 }
 
-impl<T: Send> DerefMut for MutexGuard<'_, T> {
+impl<T: Send + 'static> DerefMut for MutexGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         self.value.as_deref_mut().expect("present until drop")
     }
 }
 
-impl<T: Send> Drop for MutexGuard<'_, T> {
+impl<T: Send + 'static> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
         self.value = None;
         if std::thread::panicking() {

@@ -17,7 +17,7 @@
 //! Architecture invariant: the world knows nothing of files, locks or processes. Models bring
 //! their state and describe each step; the world only orders, records and checks.
 
-use crate::backend::{self, Lock, ThreadKey, Ticket};
+use crate::backend::{self, Cond, Lock, ThreadKey, Ticket};
 use crate::scenario::Invariant;
 use crate::trace::{Row, Step, Trace};
 use serde::{Deserialize, Serialize};
@@ -90,21 +90,34 @@ pub enum Mode {
 enum Status {
     /// Running scenario code between steps.
     Running,
-    /// Notified after a state change; will re-examine its step when it next runs.
+    /// Released from a wait; will try its step again when it next runs.
     Woken,
-    /// Free mode: waiting for its step to become possible.
+    /// Free mode: waiting for its step to become possible (re-examined after every step).
     Blocked(String),
-    /// Controlled mode: arrived at a step; `Err` says why it cannot proceed yet.
+    /// Controlled mode: arrived at a step and waiting for its turn; `Err` says why the step cannot
+    /// proceed now (re-examined after every step).
     AtStep(Result<(), String>),
     /// Waiting for another thread to finish.
     Joining(usize),
     Finished,
 }
 
+/// Whether a waiting thread's step could proceed now. Kept by the world while the thread waits,
+/// so that whoever changes the state can re-examine it and wake exactly the threads it enabled.
+type Ready = Box<dyn FnMut() -> Result<(), String> + Send>;
+
 struct ThreadInfo {
     name: String,
     key: Option<ThreadKey>,
     status: Status,
+    ready: Option<Ready>,
+    cond: Arc<Cond>,
+}
+
+impl ThreadInfo {
+    fn new(name: &str, key: Option<ThreadKey>) -> ThreadInfo {
+        ThreadInfo { name: name.to_string(), key, status: Status::Running, ready: None, cond: Arc::new(Cond::new()) }
+    }
 }
 
 type AlwaysCheck = Box<dyn Fn() -> Result<(), String> + Send>;
@@ -120,8 +133,13 @@ struct State {
     prev: Option<usize>,
     max_steps: usize,
     stopped: Option<Violation>,
-    /// Bumped by every change a waiting thread may wait for: a step, a decision, a finish.
-    version: u64,
+}
+
+/// What a thread must do after changing the world's state: wake these threads, or stop.
+#[derive(Default)]
+struct After {
+    wake: Vec<Arc<Cond>>,
+    stop: bool,
 }
 
 /// The result of one execution, as the harness reads it afterwards.
@@ -169,11 +187,7 @@ impl World {
             ticket: Ticket::new(),
             lock: Lock::new(),
             state: Mutex::new(State {
-                threads: vec![ThreadInfo {
-                    name: main_name.to_string(),
-                    key: Some(backend::current_thread()),
-                    status: Status::Running,
-                }],
+                threads: vec![ThreadInfo::new(main_name, Some(backend::current_thread()))],
                 trace: Trace { threads: vec![main_name.to_string()], ..Trace::default() },
                 violations: Vec::new(),
                 always: Vec::new(),
@@ -183,7 +197,6 @@ impl World {
                 prev: None,
                 max_steps,
                 stopped: None,
-                version: 0,
             }),
         }
     }
@@ -206,7 +219,7 @@ impl World {
     /// never happens without it).
     pub(crate) fn register(&self, name: &str) -> usize {
         let mut st = self.st();
-        st.threads.push(ThreadInfo { name: name.to_string(), key: None, status: Status::Running });
+        st.threads.push(ThreadInfo::new(name, None));
         st.trace.threads.push(name.to_string());
         st.threads.len() - 1
     }
@@ -217,25 +230,53 @@ impl World {
         self.st().threads[idx].key = Some(key);
     }
 
+    /// Wakes `after.wake` and stops if asked to. Called with the state unlocked.
+    fn follow(&self, after: After) {
+        if !after.wake.is_empty() {
+            let g = self.lock.lock();
+            for c in &after.wake {
+                c.notify();
+            }
+            drop(g);
+        }
+        if after.stop {
+            self.halt();
+        }
+    }
+
+    /// Waits on the calling thread's condition variable until `released` holds (or the execution
+    /// stops). Called with the state unlocked.
+    fn wait(&self, me: usize, cond: &Cond, released: impl Fn(&State) -> bool) {
+        let mut g = self.lock.lock();
+        loop {
+            {
+                let st = self.st();
+                if st.stopped.is_some() || released(&st) {
+                    break;
+                }
+                let _ = me;
+            }
+            g = self.lock.wait(cond, g);
+        }
+        drop(g);
+        if self.st().stopped.is_some() {
+            self.halt();
+        }
+    }
+
     /// Called last by a spawned thread (and by the harness for the main thread).
     pub(crate) fn finish(&self, idx: usize) {
         let mut st = self.st();
         st.threads[idx].status = Status::Finished;
         for t in st.threads.iter_mut() {
             if t.status == Status::Joining(idx) {
+                // It waits in the backend's join, which the backend ends.
                 t.status = Status::Woken;
             }
         }
-        st.version += 1;
-        let stop = self.settle(&mut st);
-        let wake = Self::anyone_waiting(&st);
+        let after = self.settle(&mut st);
         drop(st);
-        if wake {
-            self.notify();
-        }
-        if stop {
-            self.halt();
-        }
+        self.follow(after);
     }
 
     /// Waits until thread `target` has finished; `join_raw` is the backend's join.
@@ -244,51 +285,24 @@ impl World {
         let me = Self::me(&st);
         if st.threads[target].status != Status::Finished {
             st.threads[me].status = Status::Joining(target);
-            let stop = self.settle(&mut st);
-            let wake = Self::anyone_waiting(&st);
+            let after = self.settle(&mut st);
             drop(st);
-            if wake {
-                self.notify();
-            }
-            if stop {
-                self.halt();
-            }
+            self.follow(after);
         } else {
             drop(st);
         }
         let r = join_raw();
-        let mut st = self.st();
-        st.threads[me].status = Status::Running;
+        self.st().threads[me].status = Status::Running;
         r
     }
 
-    /// Whether some thread waits on the condition variable for a change.
-    fn anyone_waiting(st: &State) -> bool {
-        st.threads.iter().any(|t| matches!(t.status, Status::Blocked(_) | Status::AtStep(_)))
-    }
-
-    fn notify(&self) {
-        let g = self.lock.lock();
-        self.lock.notify_all();
-        drop(g);
-    }
-
-    /// Waits until the world's version moves past `seen` (or the execution stops).
-    fn wait_change(&self, seen: u64) {
-        let mut g = self.lock.lock();
-        loop {
-            {
-                let st = self.st();
-                if st.version != seen || st.stopped.is_some() {
-                    return;
-                }
-            }
-            g = self.lock.wait(g);
-        }
-    }
-
     /// Records `step` atomically once `ready` allows it: the protocol of every model operation.
-    pub(crate) fn step<R>(&self, mut ready: impl FnMut() -> Result<(), String>, act: impl FnOnce() -> (R, Step)) -> R {
+    pub(crate) fn step<R>(
+        &self,
+        ready: impl FnMut() -> Result<(), String> + Send + 'static,
+        act: impl FnOnce() -> (R, Step),
+    ) -> R {
+        let mut ready: Ready = Box::new(ready);
         loop {
             // The step's one scheduling point. Everything from here to the return (or the wait
             // below) runs without another, so it is atomic under either backend.
@@ -300,118 +314,135 @@ impl World {
             }
             let me = Self::me(&st);
             let readiness = ready();
-            let before = st.version;
-            let go = if st.controller.is_some() {
+            if st.controller.is_some() {
+                if st.turn == Some(me) && readiness.is_err() {
+                    // Chosen while enabled, and nothing has changed since: cannot happen. Choose again
+                    // rather than perform a step that cannot proceed.
+                    st.turn = None;
+                }
                 st.threads[me].status = Status::AtStep(readiness);
-                let stop = self.settle(&mut st);
-                if stop {
+                st.threads[me].ready = Some(ready);
+                let after = self.settle(&mut st);
+                if st.turn == Some(me) {
+                    st.threads[me].ready = None;
                     drop(st);
-                    self.halt();
+                    self.follow(after);
+                    return self.perform(me, act);
                 }
-                st.turn == Some(me)
-            } else {
-                match readiness {
-                    Ok(()) => true,
-                    Err(reason) => {
-                        st.threads[me].status = Status::Blocked(reason);
-                        if self.settle(&mut st) {
-                            drop(st);
-                            self.halt();
-                        }
-                        false
-                    }
-                }
-            };
-            if go {
-                st.turn = None;
-                st.threads[me].status = Status::Running;
+                // Not my turn: my readiness stays with the world, which re-examines it after every
+                // step, until a decision chooses me.
+                let cond = Arc::clone(&st.threads[me].cond);
                 drop(st);
-                let (r, mut step) = act();
-                step.thread = me;
-                let mut st = self.st();
-                st.prev = Some(me);
-                st.trace.rows.push(Row::Step(step));
-                let count = st.trace.step_count();
-                let mut found = Vec::new();
-                for (inv, check) in &st.always {
-                    if !st.violations.iter().any(|v| v.name == inv.name) {
-                        if let Err(detail) = check() {
-                            found.push(Violation {
-                                kind: ViolationKind::Invariant,
-                                name: inv.name.to_string(),
-                                detail,
-                                at_step: count,
-                            });
-                        }
-                    }
-                }
-                for v in found {
-                    st.trace.rows.push(Row::Violated { invariant: v.name.clone(), detail: v.detail.clone() });
-                    st.violations.push(v);
-                }
-                let mut stop = false;
-                if count > st.max_steps {
-                    let v = Violation {
-                        kind: ViolationKind::StepLimit,
-                        name: "step limit".into(),
-                        detail: format!(
-                            "more than {} steps: a livelock, or a schedule that starves a thread",
-                            st.max_steps
-                        ),
-                        at_step: count,
-                    };
-                    st.trace.rows.push(Row::Violated { invariant: v.name.clone(), detail: v.detail.clone() });
-                    st.violations.push(v.clone());
-                    st.stopped = Some(v);
-                    stop = true;
-                }
-                // The state changed: every waiting thread must look at its step again.
-                let mut wake = false;
-                for t in st.threads.iter_mut() {
-                    if matches!(t.status, Status::Blocked(_) | Status::AtStep(_)) {
-                        t.status = Status::Woken;
-                        wake = true;
-                    }
-                }
-                st.version += 1;
-                drop(st);
-                if wake {
-                    self.notify();
-                }
-                if stop {
-                    self.halt();
-                }
-                return r;
+                self.follow(after);
+                self.wait(me, &cond, |st| st.turn == Some(me));
+                ready = self.st().threads[me].ready.take().expect("kept while at the step");
+                continue;
             }
-            // A decision made just now may have chosen a thread that is waiting.
-            let decided = st.version != before;
-            let seen = st.version;
-            drop(st);
-            if decided {
-                self.notify();
+            match readiness {
+                Ok(()) => {
+                    drop(st);
+                    return self.perform(me, act);
+                }
+                Err(reason) => {
+                    st.threads[me].status = Status::Blocked(reason);
+                    st.threads[me].ready = Some(ready);
+                    let after = self.settle(&mut st);
+                    let cond = Arc::clone(&st.threads[me].cond);
+                    drop(st);
+                    self.follow(after);
+                    self.wait(me, &cond, |st| !matches!(st.threads[me].status, Status::Blocked(_)));
+                    ready = self.st().threads[me].ready.take().expect("kept while blocked");
+                }
             }
-            self.wait_change(seen);
         }
+    }
+
+    /// Performs and records the step of thread `me`, whose turn it is, then re-examines every
+    /// waiting thread and wakes those the step enabled.
+    fn perform<R>(&self, me: usize, act: impl FnOnce() -> (R, Step)) -> R {
+        let mut st = self.st();
+        st.turn = None;
+        st.threads[me].status = Status::Running;
+        drop(st);
+        let (r, mut step) = act();
+        step.thread = me;
+        let mut st = self.st();
+        st.prev = Some(me);
+        st.trace.rows.push(Row::Step(step));
+        let count = st.trace.step_count();
+        let mut found = Vec::new();
+        for (inv, check) in &st.always {
+            if !st.violations.iter().any(|v| v.name == inv.name) {
+                if let Err(detail) = check() {
+                    found.push(Violation {
+                        kind: ViolationKind::Invariant,
+                        name: inv.name.to_string(),
+                        detail,
+                        at_step: count,
+                    });
+                }
+            }
+        }
+        for v in found {
+            st.trace.rows.push(Row::Violated { invariant: v.name.clone(), detail: v.detail.clone() });
+            st.violations.push(v);
+        }
+        let mut after = After::default();
+        if count > st.max_steps {
+            let v = Violation {
+                kind: ViolationKind::StepLimit,
+                name: "step limit".into(),
+                detail: format!("more than {} steps: a livelock, or a schedule that starves a thread", st.max_steps),
+                at_step: count,
+            };
+            st.trace.rows.push(Row::Violated { invariant: v.name.clone(), detail: v.detail.clone() });
+            st.violations.push(v.clone());
+            st.stopped = Some(v);
+            after.stop = true;
+        }
+        // The state changed: look at every waiting thread's step again.
+        for t in st.threads.iter_mut() {
+            match &t.status {
+                Status::Blocked(_) => {
+                    let now = t.ready.as_mut().map_or(Ok(()), |r| r());
+                    match now {
+                        Ok(()) => {
+                            t.status = Status::Woken;
+                            after.wake.push(Arc::clone(&t.cond));
+                        }
+                        Err(reason) => t.status = Status::Blocked(reason),
+                    }
+                }
+                Status::AtStep(_) => {
+                    let now = t.ready.as_mut().map_or(Ok(()), |r| r());
+                    t.status = Status::AtStep(now);
+                }
+                _ => {}
+            }
+        }
+        drop(st);
+        self.follow(after);
+        r
     }
 
     /// Called with the state locked whenever a thread stops running scenario code. In controlled
     /// mode, once no thread is running, asks the controller for the next turn. In both modes,
-    /// detects a deadlock: no thread running and none able to proceed. Returns whether the
-    /// execution must stop (the caller panics with [`Stop`] after releasing the locks).
-    fn settle(&self, st: &mut State) -> bool {
+    /// detects a deadlock: no thread running and none able to proceed.
+    fn settle(&self, st: &mut State) -> After {
+        let mut after = After::default();
         if st.stopped.is_some() {
-            return true;
+            after.stop = true;
+            return after;
         }
         let running = st.threads.iter().any(|t| matches!(t.status, Status::Running | Status::Woken));
         if running || st.turn.is_some() {
-            return false;
+            return after;
         }
         let enabled: Vec<usize> =
             st.threads.iter().enumerate().filter(|(_, t)| t.status == Status::AtStep(Ok(()))).map(|(i, _)| i).collect();
-        let all_finished = st.threads.iter().all(|t| t.status == Status::Finished);
         if enabled.is_empty() {
-            if all_finished {
-                return false;
+            if st.threads.iter().all(|t| t.status == Status::Finished) {
+                return after;
             }
             // Nothing can move: every live thread waits on another.
             let mut waits = Vec::new();
@@ -430,30 +461,29 @@ impl World {
             };
             st.trace.rows.push(Row::Violated { invariant: v.name.clone(), detail: v.detail.clone() });
             st.violations.push(v.clone());
-            // The threads still waiting are left where they are: the backend tears the execution
-            // down once this thread's `Stop` panic reaches it.
+            // The threads still waiting are left where they are: the backend ends the execution.
             st.stopped = Some(v);
-            return true;
+            after.stop = true;
+            return after;
         }
         let prev = st.prev;
-        let Some(controller) = st.controller.as_mut() else { return false };
+        let Some(controller) = st.controller.as_mut() else { return after };
         match controller.choose(&enabled, prev) {
             Ok(chosen) if enabled.contains(&chosen) => {
                 st.decisions.push(Decision { enabled, prev, chosen });
                 st.turn = Some(chosen);
-                // The chosen thread may be waiting; the caller notifies after releasing the state.
-                st.version += 1;
-                false
+                after.wake.push(Arc::clone(&st.threads[chosen].cond));
             }
             Ok(chosen) => {
                 self.stop_schedule(st, format!("the schedule chose thread {chosen}, which cannot make a step now"));
-                true
+                after.stop = true;
             }
             Err(e) => {
                 self.stop_schedule(st, e);
-                true
+                after.stop = true;
             }
         }
+        after
     }
 
     fn stop_schedule(&self, st: &mut State, detail: String) {
@@ -527,6 +557,15 @@ impl World {
             }
         }
         std::panic::panic_any(Stop)
+    }
+
+    /// Marks the execution stopped by the violation named `name` (already recorded).
+    pub(crate) fn stop_here(&self, name: &str) {
+        let mut st = self.st();
+        if st.stopped.is_none() {
+            let v = st.violations.iter().find(|v| v.name == name).cloned();
+            st.stopped = v.or_else(|| st.violations.first().cloned());
+        }
     }
 
     /// Whether the execution was stopped.

@@ -6,4 +6,7 @@
 //! pure state machine (no threads, no I/O, no clock, no randomness), which the differential tests
 //! in `tests/` compare against the real OS.
 
+pub mod event_loop;
 pub mod fs;
+pub mod go_map;
+pub mod process;

@@ -1,13 +1,14 @@
 //! The catalog: one module per audited finding, each a [`harness::Scenario`] with its variants
 //! side by side. Adding a scenario touches its file and one line of [`CATALOG`].
 
+pub mod drain_starvation;
 pub mod selftest;
 pub mod worker_state;
 
 use harness::Scenario;
 
 /// Every scenario, in the order `interleave list` shows them.
-pub static CATALOG: &[&Scenario] = &[&worker_state::SCENARIO];
+pub static CATALOG: &[&Scenario] = &[&worker_state::SCENARIO, &drain_starvation::SCENARIO];
 
 /// Scenarios for checking the harness itself, reachable by name from tests and the loom child
 /// process but not listed or checked by default.

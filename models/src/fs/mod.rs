@@ -10,6 +10,7 @@
 //! Setup ([`Fs::setup_file`]) and inspection ([`Fs::inspect`]) are not steps: they run before any
 //! thread starts or after every thread has finished, and in `always` invariants.
 
+pub mod crash;
 pub mod state;
 
 use harness::{Ctx, Step};

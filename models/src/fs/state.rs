@@ -798,8 +798,9 @@ impl FsState {
     /// Linux. Asking for the other kind converts the lock (SH->EX or
     /// EX->SH). Linux converts by releasing the old lock and then acquiring
     /// the new one, not atomically; when the new lock is free at once, both
-    /// happen under one spinlock hold, so this model makes such a
-    /// conversion one atomic step, which is what a caller can observe.
+    /// happen under one hold of the inode's lock-context spinlock (in
+    /// current kernels; old ones could reschedule in between), so this model
+    /// makes such a conversion one atomic step.
     ///
     /// On a conflict:
     /// * with `nonblocking` (`LOCK_NB`): `Err(EWOULDBLOCK)`, and — as on
