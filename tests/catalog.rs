@@ -55,7 +55,11 @@ fn every_variant_meets_its_expectation_under_loom() {
         let loom_runs = r.runs.iter().filter(|run| run.family == "loom").count();
         assert_eq!(loom_runs, 4, "loom unbounded and bounds 1, 2, 3: {:?}", r.runs);
         if expect == Expect::Holds {
-            assert!(r.runs.iter().all(|run| run.complete && run.violated.is_none()), "{scenario}/{variant}: {:?}", r.runs);
+            assert!(
+                r.runs.iter().all(|run| run.complete && run.violated.is_none()),
+                "{scenario}/{variant}: {:?}",
+                r.runs
+            );
         }
         assert!(r.disagreement.is_none(), "{scenario}/{variant}: {:?}", r.disagreement);
     }

@@ -77,4 +77,3 @@ fn the_buggy_trace_tells_the_audited_story() {
     }
     assert_eq!(r.preemptions, Some(1), "{t}");
 }
-
