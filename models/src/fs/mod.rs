@@ -14,7 +14,7 @@ pub mod crash;
 pub mod state;
 
 use harness::{Ctx, Step};
-use state::{Errno, Fd, FsState, OpenFlags, ProcId};
+use state::{Errno, Fd, FlockOp, FsState, OpenFlags, ProcId};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A file system shared by the threads (processes) of one execution.
@@ -22,6 +22,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct Fs {
     ctx: Ctx,
     state: Arc<Mutex<FsState>>,
+    /// With crash tracking on: after each step, the durable states a crash there could leave.
+    crashes: Arc<Mutex<Option<Vec<CrashPoint>>>>,
+}
+
+/// The durable states a crash right after a given step could leave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrashPoint {
+    /// How many file-system steps had been made (0: before the first).
+    pub after_steps: usize,
+    /// Every state a crash there could leave (see [`crash::crash_states`]).
+    pub states: Vec<crash::CrashState>,
 }
 
 /// Quotes bytes for a trace: printable ASCII as a string, with the length when it is long.
@@ -66,7 +77,19 @@ fn sync_parent(st: &mut FsState, path: &str) {
 impl Fs {
     /// A file system with only the root directory.
     pub fn new(ctx: &Ctx) -> Fs {
-        Fs { ctx: ctx.clone(), state: Arc::new(Mutex::new(FsState::new())) }
+        Fs { ctx: ctx.clone(), state: Arc::new(Mutex::new(FsState::new())), crashes: Arc::new(Mutex::new(None)) }
+    }
+
+    /// Starts recording, after this point and after every later step, every durable state a
+    /// crash could leave (models.md, "Crash states"). Call it after setup.
+    pub fn track_crashes(&self) {
+        let states = crash::crash_states(&self.st());
+        *self.crashes.lock().unwrap_or_else(|e| e.into_inner()) = Some(vec![CrashPoint { after_steps: 0, states }]);
+    }
+
+    /// The crash points recorded so far (empty unless [`Fs::track_crashes`] was called).
+    pub fn crash_points(&self) -> Vec<CrashPoint> {
+        self.crashes.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_default()
     }
 
     fn st(&self) -> MutexGuard<'_, FsState> {
@@ -105,13 +128,36 @@ impl Fs {
     }
 
     fn step<R>(&self, op: impl FnOnce(&mut FsState) -> (R, String, String)) -> R {
+        self.step_when(|_| Ok(()), op)
+    }
+
+    /// A step that waits until `ready` (which must not change anything) allows it.
+    fn step_when<R>(
+        &self,
+        ready: impl Fn(&FsState) -> Result<(), String> + Send + 'static,
+        op: impl FnOnce(&mut FsState) -> (R, String, String),
+    ) -> R {
+        let watched = Arc::clone(&self.state);
         self.ctx.step(
-            || Ok(()),
+            move || ready(&watched.lock().unwrap_or_else(|e| e.into_inner())),
             || {
-                let (r, call, result) = op(&mut self.st());
+                let mut st = self.st();
+                let (r, call, result) = op(&mut st);
+                let mut crashes = self.crashes.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(points) = crashes.as_mut() {
+                    let after_steps = points.len();
+                    points.push(CrashPoint { after_steps, states: crash::crash_states(&st) });
+                }
                 (r, Step { thread: 0, object: "fs".into(), call, result })
             },
         )
+    }
+
+    /// Releases everything process `p` holds (its descriptors, and so its `flock`s): what the
+    /// kernel does when a process dies. Not a step by itself: the process model calls it inside
+    /// the step in which the process dies.
+    pub fn release_process(&self, p: ProcId) {
+        self.st().exit(p);
     }
 }
 
@@ -204,6 +250,32 @@ impl FsProc {
                 format!("[{}]", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "))
             });
             (r, format!("readdir(\"{path}\")"), res)
+        })
+    }
+
+    /// `flock(fd, op)`: waits while another open file description holds a conflicting lock.
+    pub fn flock(&self, fd: Fd, op: FlockOp) -> Result<(), Errno> {
+        let p = self.pid;
+        self.fs.step_when(
+            move |st| match st.flock_would_block(p, fd, op) {
+                Ok(true) => Err(format!("flock(fd {fd}, {op}): another description holds a lock")),
+                _ => Ok(()),
+            },
+            |st| {
+                let r = st.flock(p, fd, op, false);
+                let res = shown(&r, |_| "ok".into());
+                (r, format!("flock(fd {fd}, {op})"), res)
+            },
+        )
+    }
+
+    /// `flock(fd, op | LOCK_NB)`: `EWOULDBLOCK` instead of waiting.
+    pub fn flock_nb(&self, fd: Fd, op: FlockOp) -> Result<(), Errno> {
+        let p = self.pid;
+        self.fs.step(|st| {
+            let r = st.flock(p, fd, op, true);
+            let res = shown(&r, |_| "ok".into());
+            (r, format!("flock(fd {fd}, {op}|LOCK_NB)"), res)
         })
     }
 

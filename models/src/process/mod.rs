@@ -1,4 +1,199 @@
 //! The modeled PID table: [`state::ProcTable`] (spawn, exit, kill, waitpid, PID reuse) made into
 //! steps of an execution, each recorded in the words of the real call.
+//!
+//! A process's death (its own `exit`, or a fatal signal) releases what it holds in the file
+//! system — its descriptors, and so its `flock`s — within the same step, as the kernel does: see
+//! [`Procs::with_fs`] and [`Procs::fs_of`].
 
 pub mod state;
+
+use crate::fs::{Fs, FsProc};
+use harness::{Ctx, Step};
+use state::{ChildHandle, Errno, ExitStatus, KillEffect, Pid, ProcState, ProcTable, Signal};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// File-system process ids of modeled processes start here, so they never collide with the ids a
+/// scenario gives its own threads' file-system views.
+pub const FS_PROC_BASE: u32 = 10_000;
+
+/// A PID table shared by the threads of one execution.
+#[derive(Clone)]
+pub struct Procs {
+    ctx: Ctx,
+    table: Arc<Mutex<ProcTable>>,
+    fs: Option<Fs>,
+}
+
+fn shown<T>(r: &Result<T, Errno>, ok: impl FnOnce(&T) -> String) -> String {
+    match r {
+        Ok(v) => ok(v),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn killed(r: &Result<KillEffect, Errno>) -> String {
+    shown(r, |e| if e.died { format!("ok ({} dies)", e.name) } else { format!("ok (reaches {})", e.name) })
+}
+
+impl Procs {
+    /// A PID table allocating PIDs from `pid_min..=pid_max`, lowest free first.
+    pub fn new(ctx: &Ctx, pid_min: u32, pid_max: u32) -> Procs {
+        Procs { ctx: ctx.clone(), table: Arc::new(Mutex::new(ProcTable::new(pid_min, pid_max))), fs: None }
+    }
+
+    /// Ties the table to a file system: a process's death releases its descriptors and locks there.
+    pub fn with_fs(mut self, fs: &Fs) -> Procs {
+        self.fs = Some(fs.clone());
+        self
+    }
+
+    fn st(&self) -> MutexGuard<'_, ProcTable> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The file system as seen by process `pid` (its own descriptor table).
+    ///
+    /// # Panics
+    /// Without [`Procs::with_fs`], or for a PID no process holds.
+    pub fn fs_of(&self, pid: Pid) -> FsProc {
+        let id = self.st().proc_id(pid).expect("fs_of: no process holds that PID");
+        self.fs.as_ref().expect("fs_of: the table has no file system").process(FS_PROC_BASE + id.0)
+    }
+
+    fn release(&self, id: state::ProcId) {
+        if let Some(fs) = &self.fs {
+            fs.release_process(crate::fs::state::ProcId(FS_PROC_BASE + id.0));
+        }
+    }
+
+    fn step<R>(
+        &self,
+        ready: impl Fn(&ProcTable) -> Result<(), String> + Send + 'static,
+        op: impl FnOnce(&mut ProcTable) -> (R, String, String),
+    ) -> R {
+        let watched = Arc::clone(&self.table);
+        self.ctx.step(
+            move || ready(&watched.lock().unwrap_or_else(|e| e.into_inner())),
+            || {
+                let (r, call, result) = op(&mut self.st());
+                (r, Step { thread: 0, object: "processes".into(), call, result })
+            },
+        )
+    }
+
+    /// A process before any thread runs (not a step).
+    pub fn setup_spawn(&self, name: &str) -> Pid {
+        let pid = self.st().spawn(name).expect("setup_spawn: the PID space is full");
+        self.ctx.setup(format!("process {name} has pid {pid}"));
+        pid
+    }
+
+    /// `fork`+`exec` of `name`: the new process's PID (the lowest free one).
+    pub fn spawn(&self, name: &str) -> Result<Pid, Errno> {
+        self.step(
+            |_| Ok(()),
+            |t| {
+                let r = t.spawn(name);
+                let res = shown(&r, |p| format!("pid {p}"));
+                (r, format!("spawn({name})"), res)
+            },
+        )
+    }
+
+    /// The process `pid` exits with `code` (made by the thread that plays that process). Its files
+    /// and locks are released in the same step.
+    pub fn exit(&self, pid: Pid, code: i32) -> Result<(), Errno> {
+        self.step(
+            |_| Ok(()),
+            |t| {
+                let r = t.exit(pid, code);
+                if let Ok(id) = &r {
+                    self.release(*id);
+                }
+                let res = shown(&r, |_| "ok".into());
+                (r.map(|_| ()), format!("exit({code}) of pid {pid}"), res)
+            },
+        )
+    }
+
+    /// `kill(pid, sig)` through a raw PID: reaches whoever holds the PID now.
+    pub fn kill(&self, pid: Pid, sig: Signal) -> Result<KillEffect, Errno> {
+        self.step(
+            |_| Ok(()),
+            |t| {
+                let r = t.kill(pid, sig);
+                if let Ok(e) = &r {
+                    if e.died {
+                        self.release(e.proc_id);
+                    }
+                }
+                let res = killed(&r);
+                (r, format!("kill({pid}, {sig})"), res)
+            },
+        )
+    }
+
+    /// A handle to the child `pid` (pidfd, Go's `os.Process`, Rust's `Child`), without a step.
+    pub fn handle(&self, pid: Pid) -> Result<ChildHandle, Errno> {
+        self.st().child_handle(pid)
+    }
+
+    /// Signals through a handle: refused once the handle's process was reaped.
+    pub fn kill_handle(&self, h: &ChildHandle, sig: Signal) -> Result<KillEffect, Errno> {
+        let h = h.clone();
+        self.step(
+            |_| Ok(()),
+            |t| {
+                let r = t.kill_handle(&h, sig);
+                if let Ok(e) = &r {
+                    if e.died {
+                        self.release(e.proc_id);
+                    }
+                }
+                let res = killed(&r);
+                (r, format!("handle({}).kill({sig})", h.pid), res)
+            },
+        )
+    }
+
+    /// `waitpid(pid)`: waits while the process runs, then reaps it (its PID is free again).
+    pub fn waitpid(&self, pid: Pid) -> Result<ExitStatus, Errno> {
+        self.step(
+            move |t| match t.waitpid_would_block(pid) {
+                Ok(true) => Err(format!("waitpid({pid}): the process is running")),
+                _ => Ok(()),
+            },
+            |t| {
+                let r = t.waitpid(pid);
+                let res = shown(&r, |s| s.to_string());
+                (r, format!("waitpid({pid})"), res)
+            },
+        )
+    }
+
+    /// Waits through a handle, reaps, and marks the handle reaped.
+    pub fn wait_handle(&self, h: &mut ChildHandle) -> Result<ExitStatus, Errno> {
+        let watched = h.clone();
+        self.step(
+            move |t| match t.handle_would_block(&watched) {
+                Ok(true) => Err(format!("wait on handle({}): the process is running", watched.pid)),
+                _ => Ok(()),
+            },
+            |t| {
+                let r = t.wait_handle(h);
+                let res = shown(&r, |s| s.to_string());
+                (r, format!("handle({}).wait()", h.pid), res)
+            },
+        )
+    }
+
+    /// The state of the process holding `pid` now, without a step.
+    pub fn state(&self, pid: Pid) -> Option<ProcState> {
+        self.st().state(pid)
+    }
+
+    /// Reads the table without a step: for invariants and end checks.
+    pub fn inspect<R>(&self, f: impl FnOnce(&ProcTable) -> R) -> R {
+        f(&self.st())
+    }
+}
