@@ -152,11 +152,12 @@ fn loom_child(_catalog: &[&'static harness::Scenario], _args: &[String]) -> Exit
 fn print_report(r: &harness::VariantReport) {
     let verdict = if r.ok { "ok" } else { "FAILED" };
     println!(
-        "{:<40} expect {:<15} found {:<15} {:>8} executions {:>7} ms  {verdict}",
+        "{:<40} expect {:<15} found {:<15} {:>8} executions {:>7} distinct {:>7} ms  {verdict}",
         format!("{}/{}", r.scenario, r.variant),
         r.expect.to_string(),
         r.outcome.to_string(),
         r.executions,
+        r.distinct_interleavings,
         r.elapsed_ms
     );
     for w in &r.witnesses {

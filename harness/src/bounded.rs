@@ -41,6 +41,8 @@ pub struct BoundedResult {
     pub nondeterministic: usize,
     /// Whether the bound kept the search from some schedule (so a larger bound explores more).
     pub bound_refused: bool,
+    /// Signatures of the executions (see [`crate::Trace::signature`]).
+    pub signatures: BTreeSet<u64>,
 }
 
 /// Depth-first search over step orders with at most `bound` preemptions.
@@ -56,6 +58,7 @@ struct Dfs {
 impl Dfs {
     fn absorb(&mut self, out: ExecOutcome, decisions: Vec<Decision>) {
         self.result.executions += 1;
+        self.result.signatures.insert(out.trace.signature());
         self.result.witnesses.extend(out.witnesses.iter().cloned());
         for (i, d) in decisions.into_iter().enumerate() {
             if i < self.stack.len() {
@@ -162,6 +165,7 @@ pub fn iterative(variant: &'static Variant, max_bound: Option<usize>, budget: us
         total.witnesses.extend(r.witnesses);
         total.nondeterministic += r.nondeterministic;
         total.bound_refused = r.bound_refused;
+        total.signatures.extend(r.signatures);
         if r.counterexample.is_some() {
             total.counterexample = r.counterexample;
             return (total, bound);

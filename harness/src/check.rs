@@ -56,6 +56,9 @@ pub struct RunReport {
     pub complete: bool,
     /// The invariant it found violated, if any.
     pub violated: Option<String>,
+    /// Distinct interleavings among its executions (classes up to reordering of steps on
+    /// different model objects).
+    pub distinct: usize,
 }
 
 /// A witness and whether any execution reached it.
@@ -82,6 +85,8 @@ pub struct VariantReport {
     pub strategy: String,
     /// Executions explored until the verdict (not counting minimization).
     pub executions: usize,
+    /// Distinct interleavings among them (the largest count of any one run).
+    pub distinct_interleavings: usize,
     /// Wall-clock time of the check.
     pub elapsed_ms: u64,
     /// The violated invariant, when there is a counterexample.
@@ -195,6 +200,7 @@ fn run_report(run: String, family: &'static str, bound: Option<usize>, r: &FreeR
         executions: r.executions,
         complete: r.complete,
         violated: r.counterexample.as_ref().and_then(|c| c.violation()).map(|v| v.name.clone()),
+        distinct: r.distinct.max(r.signatures.len()),
     }
 }
 
@@ -243,6 +249,8 @@ pub fn check_variant(
                 witnesses: b.witnesses,
                 complete: b.complete,
                 decisions: 0,
+                distinct: b.signatures.len(),
+                signatures: b.signatures,
             };
             runs.push((run_report(bounded_label(bound), "bounded", space, &r), r));
         }
@@ -292,6 +300,7 @@ pub fn check_variant(
         outcome: if found.is_some() { Expect::Counterexample } else { Expect::Holds },
         strategy: opts.strategy.name().into(),
         executions,
+        distinct_interleavings: runs.iter().map(|(r, _)| r.distinct).max().unwrap_or(0),
         elapsed_ms: 0,
         invariant: None,
         replay: None,
@@ -384,6 +393,8 @@ fn exhaustive_runs(
         witnesses: b.witnesses,
         complete: b.complete,
         decisions: 0,
+        distinct: b.signatures.len(),
+        signatures: b.signatures,
     };
     runs.push((run_report(bounded_label(bound), "bounded", space, &r), r));
     Ok(())

@@ -147,11 +147,19 @@ pub struct FreeResult {
     pub complete: bool,
     /// Backend scheduling decisions made over all executions.
     pub decisions: usize,
+    /// Distinct interleavings among the executions: classes up to reordering of steps on
+    /// different model objects (see [`crate::Trace::signature`]).
+    pub distinct: usize,
+    /// The signatures seen (to count `distinct`).
+    pub signatures: BTreeSet<u64>,
 }
 
 impl FreeResult {
-    fn absorb(&mut self, out: ExecOutcome) -> bool {
+    /// Counts an execution; returns whether a counterexample is now known.
+    pub(crate) fn absorb(&mut self, out: ExecOutcome) -> bool {
         self.executions += 1;
+        self.signatures.insert(out.trace.signature());
+        self.distinct = self.signatures.len();
         self.witnesses.extend(out.witnesses.iter().cloned());
         if out.violation().is_some() && self.counterexample.is_none() {
             self.counterexample = Some(out);

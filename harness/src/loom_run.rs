@@ -67,9 +67,10 @@ pub fn loom_explore(variant: &'static Variant, bound: Option<usize>) -> FreeResu
                 world.teardown();
                 let mut s = lock(&sh);
                 s.world = None;
-                s.result.executions += 1;
+                let violated = out.violation().is_some();
+                s.result.absorb(out.clone());
                 s.result.witnesses.extend(out.witnesses.iter().cloned());
-                if out.violation().is_some() {
+                if violated {
                     s.result.counterexample = Some(out);
                     drop(s);
                     // Every thread has finished: ending loom's search with a panic is safe here.
@@ -103,6 +104,7 @@ pub fn loom_explore(variant: &'static Variant, bound: Option<usize>) -> FreeResu
 fn result_json(r: &FreeResult) -> String {
     serde_json::json!({
         "executions": r.executions,
+        "distinct": r.distinct,
         "complete": r.complete,
         "witnesses": r.witnesses,
         "counterexample": r.counterexample,
@@ -114,6 +116,8 @@ fn parse_result(line: &str) -> Option<FreeResult> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     Some(FreeResult {
         executions: v.get("executions")?.as_u64()? as usize,
+        distinct: v.get("distinct")?.as_u64()? as usize,
+        signatures: Default::default(),
         complete: v.get("complete")?.as_bool()?,
         witnesses: serde_json::from_value(v.get("witnesses")?.clone()).ok()?,
         counterexample: serde_json::from_value(v.get("counterexample")?.clone()).ok()?,

@@ -76,6 +76,34 @@ impl Trace {
         self.steps().map(|s| s.thread).collect()
     }
 
+    /// The execution's class up to reordering of independent steps: for every model object, the
+    /// order in which threads made steps on it (steps on different objects commute). Two
+    /// executions with the same signature are the same interleaving for every model. A 64-bit
+    /// FNV-1a hash, so it is the same on every machine.
+    pub fn signature(&self) -> u64 {
+        let mut per_object: std::collections::BTreeMap<&str, Vec<(usize, &str)>> = std::collections::BTreeMap::new();
+        for s in self.steps() {
+            per_object.entry(s.object.as_str()).or_default().push((s.thread, s.call.as_str()));
+        }
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        for (object, steps) in per_object {
+            eat(object.as_bytes());
+            eat(&[0xff]);
+            for (thread, call) in steps {
+                eat(&(thread as u64).to_le_bytes());
+                eat(call.as_bytes());
+                eat(&[0xfe]);
+            }
+        }
+        h
+    }
+
     /// The index of the thread named `name`.
     pub fn thread_index(&self, name: &str) -> Option<usize> {
         self.threads.iter().position(|t| t == name)
