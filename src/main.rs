@@ -41,10 +41,13 @@ enum Command {
         /// Print one JSON object instead of tables.
         #[arg(long)]
         json: bool,
+        /// Write one JSON fixture per counterexample into this directory (atomically).
+        #[arg(long, value_name = "DIR")]
+        save_fixtures: Option<std::path::PathBuf>,
     },
-    /// Run one execution again from its replay string and print its trace.
+    /// Run one execution again from its replay string or fixture file and print its trace.
     Replay {
-        /// The replay string printed by `check` (iv1:…).
+        /// The replay string printed by `check` (iv1:…), or a fixture file (FILE.json).
         schedule: String,
     },
     /// Internal: one loom exploration in a child process.
@@ -75,7 +78,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Check { targets, strategy, iterations, seed, depth, max_preemptions, json } => {
+        Command::Check { targets, strategy, iterations, seed, depth, max_preemptions, json, save_fixtures } => {
             let strategy = match Strategy::parse(&strategy, depth as usize, max_preemptions.map(|m| m as usize)) {
                 Ok(s) => s,
                 Err(e) => return bad_input(e),
@@ -105,6 +108,28 @@ fn main() -> ExitCode {
                     Err(e) => return bad_input(e),
                 }
             }
+            if let Some(dir) = &save_fixtures {
+                for r in &reports {
+                    let (Some(replay), Some(invariant), Some(trace)) = (&r.replay, &r.invariant, &r.trace) else {
+                        continue;
+                    };
+                    let fixture = harness::fixture::Fixture {
+                        format: harness::fixture::FIXTURE_FORMAT.into(),
+                        harness_version: env!("CARGO_PKG_VERSION").into(),
+                        replay: replay.clone(),
+                        scenario: r.scenario.clone(),
+                        variant: r.variant.clone(),
+                        strategy: r.strategy.clone(),
+                        seed,
+                        invariant: invariant.clone(),
+                        trace: trace.clone(),
+                    };
+                    match fixture.write_atomic(dir) {
+                        Ok(path) => eprintln!("fixture: {}", path.display()),
+                        Err(e) => return bad_input(e),
+                    }
+                }
+            }
             let ok = reports.iter().all(|r| r.ok);
             if json {
                 let v = serde_json::json!({ "ok": ok, "results": reports });
@@ -124,7 +149,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
-        Command::Replay { schedule } => match harness::replay(&scenarios::all(), &schedule) {
+        Command::Replay { schedule } => match replay_input(&schedule) {
             Ok(r) => {
                 print!("{}", r.rendered);
                 if r.outcome.violation().is_some() {
@@ -147,6 +172,28 @@ fn loom_child(catalog: &[&'static harness::Scenario], args: &[String]) -> ExitCo
 #[cfg(not(feature = "loom"))]
 fn loom_child(_catalog: &[&'static harness::Scenario], _args: &[String]) -> ExitCode {
     bad_input("this build does not include loom: rebuild with `--features loom`")
+}
+
+/// A replay string, or the path of a fixture file (anything ending in `.json` or naming a file).
+fn replay_input(input: &str) -> Result<harness::check::ReplayReport, harness::Error> {
+    let path = std::path::Path::new(input);
+    if input.ends_with(".json") || (!input.starts_with("iv") && path.is_file()) {
+        let fixture = harness::fixture::Fixture::read(path)?;
+        let r = harness::replay(&scenarios::all(), &fixture.replay)?;
+        let found = r.outcome.violation().map(|v| v.name.as_str());
+        if found != Some(fixture.invariant.as_str()) {
+            eprintln!(
+                "note: the fixture recorded \"{}\"; this replay {}",
+                fixture.invariant,
+                match found {
+                    Some(v) => format!("violates \"{v}\""),
+                    None => "violates nothing".into(),
+                }
+            );
+        }
+        return Ok(r);
+    }
+    harness::replay(&scenarios::all(), input)
 }
 
 fn print_report(r: &harness::VariantReport) {

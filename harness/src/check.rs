@@ -473,3 +473,43 @@ pub fn replay(catalog: &[&'static Scenario], input: &str) -> Result<ReplayReport
     let rendered = render(scenario.name, variant.name, &out, Some(preemptions));
     Ok(ReplayReport { outcome: out, rendered })
 }
+
+/// Replays `order` on `variant` as far as the variant's code allows, then without preemptions:
+/// how a counterexample's schedule is tried against a fixed variant, whose steps differ.
+pub fn replay_lenient(variant: &'static Variant, order: Vec<usize>) -> ExecOutcome {
+    struct Lenient {
+        order: Vec<usize>,
+        pos: usize,
+    }
+    impl crate::world::Controller for Lenient {
+        fn choose(&mut self, enabled: &[usize], prev: Option<usize>) -> Result<usize, String> {
+            while let Some(&t) = self.order.get(self.pos) {
+                self.pos += 1;
+                if enabled.contains(&t) {
+                    return Ok(t);
+                }
+            }
+            Ok(match prev {
+                Some(p) if enabled.contains(&p) => p,
+                _ => enabled[0],
+            })
+        }
+    }
+    struct Once1 {
+        order: Option<Vec<usize>>,
+        result: Option<ExecOutcome>,
+    }
+    impl crate::explore::Driver for Once1 {
+        fn next(
+            &mut self,
+            last: Option<(ExecOutcome, Vec<crate::world::Decision>)>,
+        ) -> Option<Box<dyn crate::world::Controller>> {
+            if let Some((out, _)) = last {
+                self.result = Some(out);
+                return None;
+            }
+            self.order.take().map(|order| Box::new(Lenient { order, pos: 0 }) as Box<dyn crate::world::Controller>)
+        }
+    }
+    crate::explore::run_controlled(variant, Once1 { order: Some(order), result: None }).result.unwrap_or_default()
+}

@@ -11,6 +11,7 @@ pub mod bounded;
 pub mod check;
 pub mod error;
 pub mod explore;
+pub mod fixture;
 #[cfg(feature = "loom")]
 pub mod loom_run;
 pub mod replay;
