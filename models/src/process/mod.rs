@@ -140,7 +140,7 @@ impl Procs {
 
     /// Signals through a handle: refused once the handle's process was reaped.
     pub fn kill_handle(&self, h: &ChildHandle, sig: Signal) -> Result<KillEffect, Errno> {
-        let h = h.clone();
+        let h = *h;
         self.step(
             |_| Ok(()),
             |t| {
@@ -173,7 +173,7 @@ impl Procs {
 
     /// Waits through a handle, reaps, and marks the handle reaped.
     pub fn wait_handle(&self, h: &mut ChildHandle) -> Result<ExitStatus, Errno> {
-        let watched = h.clone();
+        let watched = *h;
         self.step(
             move |t| match t.handle_would_block(&watched) {
                 Ok(true) => Err(format!("wait on handle({}): the process is running", watched.pid)),
