@@ -3,6 +3,8 @@
 //! Exit status: 0 when every outcome met its expectation (for `replay`: the execution violated
 //! nothing), 1 when one did not (for `replay`: it violated an invariant), 2 for bad input.
 
+mod nightly;
+
 use clap::{Parser, Subcommand};
 use harness::{check_variant, select, CheckOptions, Strategy};
 use std::io::Write as _;
@@ -49,6 +51,26 @@ enum Command {
     Replay {
         /// The replay string printed by `check` (iv1:…), or a fixture file (FILE.json).
         schedule: String,
+    },
+    /// Explore every variant with fresh seeds for a time budget; write report.json, junit.xml and
+    /// a fixture per unexpected counterexample into DIR.
+    Nightly {
+        /// How long to explore (e.g. 30s, 10m, 1h).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        time: std::time::Duration,
+        /// Where to write report.json, junit.xml and fixtures.
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+        /// The run's seed (default: today's UTC date as YYYYMMDD).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// This machine's shard of the seed space, I/N (1-based).
+        #[arg(long, default_value = "1/1", value_parser = nightly::parse_shard)]
+        shard: (u64, u64),
+        /// Test hook: add a variant declared `holds` that is broken, to check that the nightly
+        /// reports, keeps and reproduces a failure.
+        #[arg(long, hide = true)]
+        inject_broken: bool,
     },
     /// Internal: one loom exploration in a child process.
     #[command(name = "__loom-child", hide = true)]
@@ -160,6 +182,14 @@ fn main() -> ExitCode {
             }
             Err(e) => bad_input(e),
         },
+        Command::Nightly { time, out, seed, shard, inject_broken } => {
+            let mut variants: Vec<_> = catalog.iter().flat_map(|s| s.variants.iter().map(move |v| (*s, v))).collect();
+            if inject_broken {
+                let s = &scenarios::selftest::SELFTEST;
+                variants.push((s, s.variant("broken-canary").expect("the self-test has a broken canary")));
+            }
+            ExitCode::from(nightly::run(nightly::Nightly { time, out, seed, shard, variants }))
+        }
         Command::LoomChild { args } => loom_child(&scenarios::all(), &args),
     }
 }

@@ -117,6 +117,15 @@ pub static SELFTEST: Scenario = Scenario {
             witnesses: &[],
         },
         Variant {
+            // Declared `holds` but broken: the nightly's test hook (`--inject-broken`) uses it to
+            // check that a failure is reported, kept as a fixture and reproducible.
+            name: "broken-canary",
+            expect: Expect::Holds,
+            summary: "a lost update declared to hold",
+            body: |ctx| counter(ctx, false),
+            witnesses: WITNESS,
+        },
+        Variant {
             name: "counter",
             expect: Expect::Holds,
             summary: "increment under one lock section",
