@@ -5,6 +5,7 @@
 #   NIGHTLY_OUT    where report.json, junit.xml and fixtures go (default nightly-out)
 #   NIGHTLY_SHARD  this machine's shard I/N (default 1/1)
 #   NIGHTLY_SEED   the run's seed (default: today's UTC date, printed first)
+#   NIGHTLY_PROPTEST_CASES  cases per differential test of the models (default 10000)
 #
 # Exit status: 0 when every variant met its expectation, 1 when one did not (the log ends with the
 # command that reproduces each failure), 2 for bad input.
@@ -19,4 +20,6 @@ if [[ -n "${NIGHTLY_SEED:-}" ]]; then
 fi
 cargo build --release --quiet
 mkdir -p "$out"
+# The models' differential tests against the real OS, with many more cases than `cargo test` runs.
+PROPTEST_CASES="${NIGHTLY_PROPTEST_CASES:-10000}" cargo test --release --quiet -p interleave-models --tests
 ./target/release/interleave nightly --time "$time" --out "$out" --shard "$shard" "${seed_args[@]}" "$@"

@@ -67,6 +67,9 @@ enum Command {
         /// This machine's shard of the seed space, I/N (1-based).
         #[arg(long, default_value = "1/1", value_parser = nightly::parse_shard)]
         shard: (u64, u64),
+        /// Hostile inputs fed to the replay-string and fixture parsers.
+        #[arg(long, default_value_t = nightly::FUZZ_INPUTS)]
+        fuzz_inputs: u64,
         /// Test hook: add a variant declared `holds` that is broken, to check that the nightly
         /// reports, keeps and reproduces a failure.
         #[arg(long, hide = true)]
@@ -182,13 +185,13 @@ fn main() -> ExitCode {
             }
             Err(e) => bad_input(e),
         },
-        Command::Nightly { time, out, seed, shard, inject_broken } => {
+        Command::Nightly { time, out, seed, shard, fuzz_inputs, inject_broken } => {
             let mut variants: Vec<_> = catalog.iter().flat_map(|s| s.variants.iter().map(move |v| (*s, v))).collect();
             if inject_broken {
                 let s = &scenarios::selftest::SELFTEST;
                 variants.push((s, s.variant("broken-canary").expect("the self-test has a broken canary")));
             }
-            ExitCode::from(nightly::run(nightly::Nightly { time, out, seed, shard, variants }))
+            ExitCode::from(nightly::run(nightly::Nightly { time, out, seed, shard, fuzz_inputs, variants }))
         }
         Command::LoomChild { args } => loom_child(&scenarios::all(), &args),
     }

@@ -24,6 +24,7 @@ pub struct Nightly {
     pub out: PathBuf,
     pub seed: Option<u64>,
     pub shard: (u64, u64),
+    pub fuzz_inputs: u64,
     pub variants: Vec<(&'static Scenario, &'static Variant)>,
 }
 
@@ -103,6 +104,53 @@ fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
     }
     std::fs::rename(&tmp, path)?;
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// Inputs the parser fuzzing phase feeds to the replay-string and fixture parsers.
+pub const FUZZ_INPUTS: u64 = 1_000_000;
+
+/// Feeds `count` hostile inputs (random bytes, and valid replay strings and fixtures with bytes
+/// altered, cut or inserted) to the replay-string and fixture parsers, derived from `seed`.
+/// Returns how many were fed and the inputs that panicked (none, or a bug).
+fn fuzz_parsers(seed: u64, count: u64) -> (u64, Vec<String>) {
+    let valid = harness::replay::ReplayString {
+        scenario: "worker-state".into(),
+        variant: "buggy".into(),
+        order: vec![1, 2, 2, 2, 2, 2, 1, 1, 1],
+    }
+    .encode();
+    let fixture = format!(
+        "{{\"format\":\"{FIXTURE_FORMAT}\",\"harness_version\":\"0.1.0\",\"replay\":\"{valid}\",\"scenario\":\"worker-state\",\"variant\":\"buggy\",\"strategy\":\"bounded\",\"seed\":0,\"invariant\":\"x\",\"trace\":\"\"}}"
+    );
+    let mut panics = Vec::new();
+    for i in 0..count {
+        let r = mix(seed ^ 0x5eed, i);
+        let base = if r % 2 == 0 { valid.as_bytes() } else { fixture.as_bytes() };
+        let mut bytes = base.to_vec();
+        match (r >> 8) % 4 {
+            0 => bytes = (0..(r >> 16) % 64).map(|j| (mix(r, j) & 0xff) as u8).collect(),
+            1 => bytes.truncate(((r >> 16) as usize) % (bytes.len() + 1)),
+            2 => {
+                let at = ((r >> 16) as usize) % bytes.len();
+                bytes[at] = (r >> 40) as u8;
+            }
+            _ => {
+                let at = ((r >> 16) as usize) % (bytes.len() + 1);
+                bytes.insert(at, (r >> 40) as u8);
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let outcome = std::panic::catch_unwind(|| {
+            let _ = harness::replay::ReplayString::parse(&text);
+            if let Ok(f) = serde_json::from_str::<Fixture>(&text) {
+                let _ = f.validate();
+            }
+        });
+        if outcome.is_err() {
+            panics.push(text);
+        }
+    }
+    (count, panics)
 }
 
 /// Runs the nightly; returns the exit status (0 all as expected, 1 a failure, 2 bad input).
@@ -203,14 +251,17 @@ pub fn run(n: Nightly) -> u8 {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
+    let (fuzzed, fuzz_panics) = fuzz_parsers(mix(seed, shard_i), n.fuzz_inputs);
+    println!("fuzzed the replay-string and fixture parsers with {fuzzed} inputs: {} panicked", fuzz_panics.len());
     let elapsed = start.elapsed();
-    let ok = tallies.iter().all(Tally::ok);
+    let ok = tallies.iter().all(Tally::ok) && fuzz_panics.is_empty();
     let report = serde_json::json!({
         "seed": seed,
         "shard": format!("{shard_i}/{shard_n}"),
         "time_budget_s": n.time.as_secs_f64(),
         "elapsed_s": elapsed.as_secs_f64(),
         "ok": ok,
+        "parser_fuzz": { "inputs": fuzzed, "panicked": fuzz_panics },
         "variants": tallies.iter().map(|t| serde_json::json!({
             "scenario": t.scenario,
             "variant": t.variant,
@@ -266,7 +317,7 @@ pub fn run(n: Nightly) -> u8 {
     }
     println!("wrote {} and {}", n.out.join("report.json").display(), n.out.join("junit.xml").display());
     let failures: Vec<&Tally> = tallies.iter().filter(|t| !t.ok()).collect();
-    if failures.is_empty() {
+    if failures.is_empty() && ok {
         println!("nightly: every variant met its expectation");
         return 0;
     }

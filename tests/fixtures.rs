@@ -25,6 +25,15 @@ fn every_fixture_still_fails_and_its_schedule_passes_on_the_fixed_variants() {
         let found = r.outcome.violation().map(|v| v.name.clone());
         assert_eq!(found.as_deref(), Some(f.invariant.as_str()), "{}:\n{}", path.display(), r.rendered);
         assert_eq!(r.rendered, f.trace, "{}: the trace changed", path.display());
+        // And in a fresh process, byte for byte.
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_interleave")).arg("replay").arg(&path).output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", path.display());
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            f.trace,
+            "{}: a fresh process prints other bytes",
+            path.display()
+        );
         let order = ReplayString::parse(&f.replay).unwrap().order;
         let scenario = all.iter().find(|s| s.name == f.scenario).unwrap();
         for v in scenario.variants.iter().filter(|v| v.expect == Expect::Holds) {

@@ -9,7 +9,7 @@ use std::process::Command;
 
 fn nightly(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
     Command::new(common::exe())
-        .args(["nightly", "--time", "2s", "--seed", "7", "--shard", "1/2", "--out"])
+        .args(["nightly", "--time", "2s", "--seed", "7", "--shard", "1/2", "--fuzz-inputs", "20000", "--out"])
         .arg(out)
         .args(extra)
         .output()
