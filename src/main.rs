@@ -3,6 +3,7 @@
 //! Exit status: 0 when every outcome met its expectation (for `replay`: the execution violated
 //! nothing), 1 when one did not (for `replay`: it violated an invariant), 2 for bad input.
 
+mod bench;
 mod nightly;
 
 use clap::{Parser, Subcommand};
@@ -74,6 +75,18 @@ enum Command {
         /// reports, keeps and reproduces a failure.
         #[arg(long, hide = true)]
         inject_broken: bool,
+    },
+    /// Measure how fast each strategy finds each bug, throughput, and exhaustive search sizes.
+    Bench {
+        /// Seeds per randomized strategy and bug.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        seeds: u64,
+        /// Executions each search may spend on a bug.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        budget: u64,
+        /// Print one JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
     },
     /// Internal: one loom exploration in a child process.
     #[command(name = "__loom-child", hide = true)]
@@ -192,6 +205,11 @@ fn main() -> ExitCode {
                 variants.push((s, s.variant("broken-canary").expect("the self-test has a broken canary")));
             }
             ExitCode::from(nightly::run(nightly::Nightly { time, out, seed, shard, fuzz_inputs, variants }))
+        }
+        Command::Bench { seeds, budget, json } => {
+            let variants: Vec<_> = catalog.iter().flat_map(|s| s.variants.iter().map(move |v| (*s, v))).collect();
+            let b = bench::Bench { seeds, budget: budget as usize, json, child_exe: std::env::current_exe().ok() };
+            ExitCode::from(bench::run(b, &variants))
         }
         Command::LoomChild { args } => loom_child(&scenarios::all(), &args),
     }

@@ -27,6 +27,8 @@ pub struct CheckOptions {
     pub child_exe: Option<PathBuf>,
     /// Executions the minimizer may spend.
     pub minimize_budget: usize,
+    /// Whether to minimize and render a counterexample (the benchmark measures finding alone).
+    pub minimize: bool,
 }
 
 impl Default for CheckOptions {
@@ -37,6 +39,7 @@ impl Default for CheckOptions {
             seed: 0,
             child_exe: None,
             minimize_budget: 50_000,
+            minimize: true,
         }
     }
 }
@@ -315,7 +318,7 @@ pub fn check_variant(
         runs: runs.iter().map(|(r, _)| r.clone()).collect(),
         disagreement,
     };
-    if let Some(found) = found {
+    if let Some(found) = found.filter(|_| opts.minimize) {
         let (cx, spent) = finish_counterexample(scenario, variant, &found, opts.minimize_budget);
         report.invariant =
             cx.outcome.violation().map(|v| v.name.clone()).or_else(|| found.violation().map(|v| v.name.clone()));
