@@ -125,7 +125,7 @@ fn fuzz_parsers(seed: u64, count: u64) -> (u64, Vec<String>) {
     let mut panics = Vec::new();
     for i in 0..count {
         let r = mix(seed ^ 0x5eed, i);
-        let base = if r % 2 == 0 { valid.as_bytes() } else { fixture.as_bytes() };
+        let base = if r.is_multiple_of(2) { valid.as_bytes() } else { fixture.as_bytes() };
         let mut bytes = base.to_vec();
         match (r >> 8) % 4 {
             0 => bytes = (0..(r >> 16) % 64).map(|j| (mix(r, j) & 0xff) as u8).collect(),

@@ -13,7 +13,7 @@ const SCENARIO: &str = "worker-state";
 fn shuttle_dfs_completes_where_it_can_and_agrees() {
     // shuttle's DFS has no partial-order reduction; on audit-fix it completes within the budget
     // and must agree with the other strategies.
-    let r = check(SCENARIO, "audit-fix", Strategy::Dfs);
+    let r = common::check_with(SCENARIO, "audit-fix", Strategy::Dfs, 10_000);
     assert!(r.exhaustive, "dfs should exhaust audit-fix: {r:#?}");
     assert_eq!(r.outcome, Expect::Holds);
     let r = check(SCENARIO, "buggy", Strategy::Dfs);

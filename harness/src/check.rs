@@ -19,7 +19,8 @@ use std::time::Instant;
 pub struct CheckOptions {
     /// The strategy.
     pub strategy: Strategy,
-    /// Executions per run (random, pct, urw), the cap of `dfs`, and the budget of `bounded`.
+    /// Executions per run (random, pct, urw) and the cap of `dfs`; the budget of `bounded` is at
+    /// least `minimize_budget`.
     pub iterations: usize,
     /// The run's seed; execution seeds derive from it.
     pub seed: u64,
@@ -244,7 +245,9 @@ pub fn check_variant(
             runs.push((run_report("dfs".into(), "shuttle", None, &r), r));
         }
         Strategy::Bounded { max_preemptions } => {
-            let (b, bound) = bounded::iterative(variant, max_preemptions, n);
+            // A systematic search is not a sample: it gets at least the minimizer's budget, so
+            // that a small --iterations does not cut a holds proof short.
+            let (b, bound) = bounded::iterative(variant, max_preemptions, n.max(opts.minimize_budget));
             let space = (!b.complete).then_some(bound);
             let r = FreeResult {
                 executions: b.executions,

@@ -13,9 +13,14 @@ pub fn exe() -> PathBuf {
 
 /// Checks `scenario/variant` with `strategy` and a fixed seed.
 pub fn check(scenario: &str, variant: &str, strategy: Strategy) -> VariantReport {
+    check_with(scenario, variant, strategy, 3_000)
+}
+
+/// Checks `scenario/variant` with `strategy`, a fixed seed and `iterations` per run.
+pub fn check_with(scenario: &str, variant: &str, strategy: Strategy, iterations: usize) -> VariantReport {
     let sel = select(scenarios::CATALOG, &[format!("{scenario}/{variant}")]).expect("a catalog variant");
     let opts =
-        CheckOptions { strategy, iterations: 10_000, seed: 1, child_exe: Some(exe()), ..CheckOptions::default() };
+        CheckOptions { strategy, iterations, seed: 1, child_exe: Some(exe()), ..CheckOptions::default() };
     check_variant(sel[0].0, sel[0].1, &opts).expect("a valid check")
 }
 
