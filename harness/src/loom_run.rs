@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 pub const BOUNDS: [Option<usize>; 4] = [None, Some(1), Some(2), Some(3)];
 
 /// The most loom executions one run may take before it is reported incomplete.
-pub const MAX_PERMUTATIONS: usize = 2_000_000;
+pub const MAX_PERMUTATIONS: usize = 250_000;
 
 struct Shared {
     world: Option<Arc<World>>,
@@ -97,7 +97,9 @@ pub fn loom_explore(variant: &'static Variant, bound: Option<usize>) -> FreeResu
             s.result.counterexample = Some(out);
         }
     }
-    s.result.complete = s.result.counterexample.is_none() && s.result.executions < MAX_PERMUTATIONS;
+    // loom stops *before* the execution that would reach `max_permutations`, so a capped run
+    // ends at MAX_PERMUTATIONS - 1 executions; only a run that ended sooner covered everything.
+    s.result.complete = s.result.counterexample.is_none() && s.result.executions + 1 < MAX_PERMUTATIONS;
     std::mem::take(&mut s.result)
 }
 

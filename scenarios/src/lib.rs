@@ -2,13 +2,24 @@
 //! side by side. Adding a scenario touches its file and one line of [`CATALOG`].
 
 pub mod drain_starvation;
+pub mod process_kill;
+pub mod save_durability;
 pub mod selftest;
+pub mod snapshot_submit;
+pub mod stale_lock;
 pub mod worker_state;
 
 use harness::Scenario;
 
 /// Every scenario, in the order `interleave list` shows them.
-pub static CATALOG: &[&Scenario] = &[&worker_state::SCENARIO, &drain_starvation::SCENARIO];
+pub static CATALOG: &[&Scenario] = &[
+    &worker_state::SCENARIO,
+    &snapshot_submit::SCENARIO,
+    &process_kill::SCENARIO,
+    &drain_starvation::SCENARIO,
+    &stale_lock::SCENARIO,
+    &save_durability::SCENARIO,
+];
 
 /// Scenarios for checking the harness itself, reachable by name from tests and the loom child
 /// process but not listed or checked by default.

@@ -48,6 +48,10 @@ pub static SURVIVES: Invariant = Invariant { name: "state file survives read_all
 /// (b) `read_all` never deletes a file that a live writer is writing.
 pub static NO_DELETE_WHILE_WRITING: Invariant =
     Invariant { name: "read_all never deletes a file a live writer is writing" };
+/// (`fixed` only; scenarios.md, "Crash consistency") After a crash at any point, `read_all` finds
+/// the old or the new state, and the new one once `write_state` has returned.
+pub static SURVIVES_CRASH: Invariant =
+    Invariant { name: "after a crash read_all finds the old or the new state, the new once write_state returned" };
 
 /// How `write_state` saves the file.
 #[derive(Clone, Copy)]
@@ -112,6 +116,11 @@ fn run(ctx: &Ctx, how: Write, writers: usize) {
     let fs = Fs::new(ctx);
     fs.setup_dir(DIR);
     fs.setup_file(PATH, OLD);
+    // Only the fixed variant claims crash consistency; the others are not checked for it.
+    let crash_check = matches!(how, Write::UniqueTemp);
+    if crash_check {
+        fs.track_crashes();
+    }
 
     // (b) is checked after every step: a writer process's open descriptor on an inode that has no
     // name left means read_all (the only code here that removes names) deleted a live file.
@@ -140,13 +149,30 @@ fn run(ctx: &Ctx, how: Write, writers: usize) {
         let p = fs.process(i as u32 + 1);
         let data = if i == 0 { NEW } else { NEW_B };
         let me = name.clone();
-        handles.push((name, ctx.spawn(&me.clone(), move || write_state(&p, how, data, &me))));
+        let f = fs.clone();
+        handles.push((
+            name,
+            ctx.spawn(&me.clone(), move || {
+                let r = write_state(&p, how, data, &me);
+                // The crash point right after write_state's last step (0 unless crashes are tracked).
+                (r, f.crash_points().len().saturating_sub(1))
+            }),
+        ));
     }
     let reader = fs.process(100);
     let c = ctx.clone();
     let r = ctx.spawn("reader", move || read_all(&c, &reader));
 
-    let results: Vec<(String, Result<(), Errno>)> = handles.into_iter().map(|(n, h)| (n, h.join())).collect();
+    let mut results: Vec<(String, Result<(), Errno>)> = Vec::new();
+    // The crash point at which each write_state that returned Ok had returned.
+    let mut returned_at = Vec::new();
+    for (n, h) in handles {
+        let (res, at) = h.join();
+        if res.is_ok() {
+            returned_at.push(at);
+        }
+        results.push((n, res));
+    }
     r.join();
 
     let any_ok = results.iter().any(|(_, r)| r.is_ok());
@@ -171,6 +197,38 @@ fn run(ctx: &Ctx, how: Write, writers: usize) {
             format!("\"{PATH}\" does not parse though write_state returned Ok")
         }
     });
+    if crash_check {
+        check_crashes(ctx, &fs, &returned_at);
+    }
+}
+
+/// The crash check of `fixed`: at every crash point, every durable state holds `w.json` as the old
+/// or a new state (so `read_all` parses it and keeps it), and the new one once the `write_state`
+/// that wrote it had returned.
+fn check_crashes(ctx: &Ctx, fs: &Fs, returned: &[usize]) {
+    for point in fs.crash_points() {
+        let done = returned.iter().any(|&at| point.after_steps >= at);
+        for disk in &point.states {
+            let found = disk.files.get(PATH);
+            let ok = match found {
+                Some(d) if d == OLD => !done,
+                Some(d) => d == NEW || d == NEW_B,
+                None => false,
+            };
+            if !ok {
+                let seen = match found {
+                    None => format!("no \"{PATH}\""),
+                    Some(d) if d == OLD => "the old state, though write_state had returned".into(),
+                    Some(d) => models::fs::show_bytes(d),
+                };
+                ctx.end(format!("crash after step {}: read_all finds {seen}", point.after_steps));
+                ctx.check(&SURVIVES_CRASH, false, || {
+                    format!("a crash after step {} can leave the disk as [{disk}]", point.after_steps)
+                });
+                return;
+            }
+        }
+    }
 }
 
 /// Witness: `read_all` read `w.json` while a `write_state` was between its first and last step.

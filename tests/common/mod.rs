@@ -19,8 +19,7 @@ pub fn check(scenario: &str, variant: &str, strategy: Strategy) -> VariantReport
 /// Checks `scenario/variant` with `strategy`, a fixed seed and `iterations` per run.
 pub fn check_with(scenario: &str, variant: &str, strategy: Strategy, iterations: usize) -> VariantReport {
     let sel = select(scenarios::CATALOG, &[format!("{scenario}/{variant}")]).expect("a catalog variant");
-    let opts =
-        CheckOptions { strategy, iterations, seed: 1, child_exe: Some(exe()), ..CheckOptions::default() };
+    let opts = CheckOptions { strategy, iterations, seed: 1, child_exe: Some(exe()), ..CheckOptions::default() };
     check_variant(sel[0].0, sel[0].1, &opts).expect("a valid check")
 }
 
