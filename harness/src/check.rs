@@ -188,6 +188,21 @@ pub fn finish_counterexample(
     (Counterexample { outcome: shown, preemptions, replay, rendered }, spent)
 }
 
+/// A step-level search's result as a run of the report.
+fn bounded_run(b: bounded::BoundedResult, bound: usize) -> (RunReport, FreeResult) {
+    let space = (!b.complete).then_some(bound);
+    let r = FreeResult {
+        executions: b.executions,
+        counterexample: b.counterexample,
+        witnesses: b.witnesses,
+        complete: b.complete,
+        decisions: 0,
+        distinct: b.signatures.len(),
+        signatures: b.signatures,
+    };
+    (run_report(bounded_label(bound), "bounded", space, &r), r)
+}
+
 fn bounded_label(bound: usize) -> String {
     if bound == usize::MAX {
         "bounded (every schedule)".into()
@@ -248,17 +263,7 @@ pub fn check_variant(
             // A systematic search is not a sample: it gets at least the minimizer's budget, so
             // that a small --iterations does not cut a holds proof short.
             let (b, bound) = bounded::iterative(variant, max_preemptions, n.max(opts.minimize_budget));
-            let space = (!b.complete).then_some(bound);
-            let r = FreeResult {
-                executions: b.executions,
-                counterexample: b.counterexample,
-                witnesses: b.witnesses,
-                complete: b.complete,
-                decisions: 0,
-                distinct: b.signatures.len(),
-                signatures: b.signatures,
-            };
-            runs.push((run_report(bounded_label(bound), "bounded", space, &r), r));
+            runs.push(bounded_run(b, bound));
         }
         Strategy::Exhaustive => {
             exhaustive_runs(scenario, variant, opts, &mut runs)?;
@@ -392,17 +397,7 @@ fn exhaustive_runs(
         runs.push((run_report("shuttle dfs".into(), "shuttle", None, &r), r));
     }
     let (b, bound) = bounded::iterative(variant, None, opts.minimize_budget);
-    let space = (!b.complete).then_some(bound);
-    let r = FreeResult {
-        executions: b.executions,
-        counterexample: b.counterexample,
-        witnesses: b.witnesses,
-        complete: b.complete,
-        decisions: 0,
-        distinct: b.signatures.len(),
-        signatures: b.signatures,
-    };
-    runs.push((run_report(bounded_label(bound), "bounded", space, &r), r));
+    runs.push(bounded_run(b, bound));
     Ok(())
 }
 
