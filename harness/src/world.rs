@@ -1,14 +1,16 @@
 //! One execution's world: its logical threads, its trace, the violations found so far, and the
 //! step protocol every model operation goes through.
 //!
-//! A step is atomic and is one scheduling point: it takes the world's lock (a lock of the active
-//! backend), checks whether the operation can proceed, performs it and records it, all before the
-//! lock is released. An operation that cannot proceed yet (a held `flock`, a `waitpid` on a live
-//! child) waits on the world's condition variable and is retried after the next step.
+//! A step is atomic and is one scheduling point: one read-modify-write of the world's step counter
+//! (an atomic of the active backend), after which the operation is checked, performed and
+//! recorded with no other scheduling point in between. An operation that cannot proceed yet (a
+//! held `flock`, a `waitpid` on a live child) leaves its readiness check with the world and waits
+//! on its thread's own condition variable; after every step the world re-runs the waiting checks
+//! and wakes exactly the threads that step enabled.
 //!
 //! Two modes:
-//! - **free**: the backend's scheduler decides who takes the lock next (shuttle's random, PCT and
-//!   DFS schedulers; loom's exhaustive search).
+//! - **free**: the backend's scheduler decides which thread makes its step next (shuttle's random,
+//!   PCT and DFS schedulers; loom's exhaustive search).
 //! - **controlled**: a [`Controller`] decides which thread makes the next step, once every thread
 //!   has arrived at a step, is blocked, is joining or has finished. This is how the harness replays
 //!   a step order exactly, minimizes counterexamples and runs its own systematic search, on either
