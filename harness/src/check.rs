@@ -496,21 +496,5 @@ pub fn replay_lenient(variant: &'static Variant, order: Vec<usize>) -> ExecOutco
             })
         }
     }
-    struct Once1 {
-        order: Option<Vec<usize>>,
-        result: Option<ExecOutcome>,
-    }
-    impl crate::explore::Driver for Once1 {
-        fn next(
-            &mut self,
-            last: Option<(ExecOutcome, Vec<crate::world::Decision>)>,
-        ) -> Option<Box<dyn crate::world::Controller>> {
-            if let Some((out, _)) = last {
-                self.result = Some(out);
-                return None;
-            }
-            self.order.take().map(|order| Box::new(Lenient { order, pos: 0 }) as Box<dyn crate::world::Controller>)
-        }
-    }
-    crate::explore::run_controlled(variant, Once1 { order: Some(order), result: None }).result.unwrap_or_default()
+    crate::explore::run_once(variant, Box::new(Lenient { order, pos: 0 })).0
 }

@@ -433,19 +433,24 @@ impl Controller for PrefixController {
 
 /// Runs exactly one controlled execution following `order`.
 pub fn replay_order(variant: &'static Variant, order: Vec<usize>) -> (ExecOutcome, Vec<Decision>) {
-    struct Once1 {
-        order: Option<Vec<usize>>,
+    run_once(variant, Box::new(PrefixController::new(order, true)))
+}
+
+/// Runs exactly one controlled execution under `controller`.
+pub fn run_once(variant: &'static Variant, controller: Box<dyn Controller>) -> (ExecOutcome, Vec<Decision>) {
+    struct Once {
+        controller: Option<Box<dyn Controller>>,
         result: Option<(ExecOutcome, Vec<Decision>)>,
     }
-    impl Driver for Once1 {
+    impl Driver for Once {
         fn next(&mut self, last: Option<(ExecOutcome, Vec<Decision>)>) -> Option<Box<dyn Controller>> {
             if let Some(l) = last {
                 self.result = Some(l);
                 return None;
             }
-            self.order.take().map(|o| Box::new(PrefixController::new(o, true)) as Box<dyn Controller>)
+            self.controller.take()
         }
     }
-    let d = run_controlled(variant, Once1 { order: Some(order), result: None });
+    let d = run_controlled(variant, Once { controller: Some(controller), result: None });
     d.result.unwrap_or_default()
 }

@@ -248,7 +248,7 @@ impl World {
 
     /// Waits on the calling thread's condition variable until `released` holds (or the execution
     /// stops). Called with the state unlocked.
-    fn wait(&self, me: usize, cond: &Cond, released: impl Fn(&State) -> bool) {
+    fn wait(&self, cond: &Cond, released: impl Fn(&State) -> bool) {
         let mut g = self.lock.lock();
         loop {
             {
@@ -256,7 +256,6 @@ impl World {
                 if st.stopped.is_some() || released(&st) {
                     break;
                 }
-                let _ = me;
             }
             g = self.lock.wait(cond, g);
         }
@@ -336,7 +335,7 @@ impl World {
                 let cond = Arc::clone(&st.threads[me].cond);
                 drop(st);
                 self.follow(after);
-                self.wait(me, &cond, |st| st.turn == Some(me));
+                self.wait(&cond, |st| st.turn == Some(me));
                 ready = self.st().threads[me].ready.take().expect("kept while at the step");
                 continue;
             }
@@ -352,7 +351,7 @@ impl World {
                     let cond = Arc::clone(&st.threads[me].cond);
                     drop(st);
                     self.follow(after);
-                    self.wait(me, &cond, |st| !matches!(st.threads[me].status, Status::Blocked(_)));
+                    self.wait(&cond, |st| !matches!(st.threads[me].status, Status::Blocked(_)));
                     ready = self.st().threads[me].ready.take().expect("kept while blocked");
                 }
             }
