@@ -112,6 +112,19 @@ fn main() -> ExitCode {
                 let _ = writeln!(out, "  source: {}, \"{}\"", s.source.seed, s.source.section);
                 for v in s.variants {
                     let _ = writeln!(out, "  {:<24} {:<15} {}", v.name, v.expect.to_string(), v.summary);
+                    for p in v.params {
+                        let _ = writeln!(
+                            out,
+                            "  {:<24} {:<15} [{}={}] {}..={}: {}",
+                            "",
+                            "",
+                            p.name,
+                            p.default,
+                            p.min,
+                            p.max,
+                            p.summary
+                        );
+                    }
                 }
             }
             ExitCode::SUCCESS

@@ -431,6 +431,7 @@ pub fn select(
         match vname {
             None => out.extend(s.variants.iter().map(|v| (*s, v))),
             Some(v) => {
+                let (v, set) = parse_instance(v)?;
                 let var = s.variant(v).ok_or_else(|| {
                     Error::new(
                         ErrorKind::UnknownScenario,
@@ -442,11 +443,34 @@ pub fn select(
                         ),
                     )
                 })?;
-                out.push((*s, var));
+                out.push((*s, var.instance(&set)?));
             }
         }
     }
     Ok(out)
+}
+
+/// Splits `name[p=v,…]` into the variant's name and its parameter values.
+fn parse_instance(arg: &str) -> Result<(&str, Vec<(&str, usize)>), Error> {
+    let Some((name, rest)) = arg.split_once('[') else { return Ok((arg, Vec::new())) };
+    let shown: String = arg.chars().take(80).collect();
+    let bad = |what: &str| {
+        Error::new(
+            ErrorKind::BadOption,
+            format!("malformed variant instance '{shown}': {what} (expected variant[param=value,…], e.g. buggy[writers=2])"),
+        )
+    };
+    let list = rest.strip_suffix(']').ok_or_else(|| bad("it must end with ']'"))?;
+    let mut set = Vec::new();
+    for kv in list.split(',') {
+        let (k, v) = kv.split_once('=').ok_or_else(|| bad("each parameter is name=value"))?;
+        let v: usize = v.parse().map_err(|_| bad("values are whole numbers"))?;
+        if set.iter().any(|(seen, _)| *seen == k) {
+            return Err(bad("a parameter is set twice"));
+        }
+        set.push((k, v));
+    }
+    Ok((name, set))
 }
 
 /// What a replay did.

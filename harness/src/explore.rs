@@ -90,8 +90,8 @@ fn finish_outcome(variant: &Variant, out: &mut ExecOutcome) {
 }
 
 /// Runs the body of `variant` in `world` to its end (the main thread's part of an execution).
-fn run_body(variant: &Variant, world: &Arc<World>) {
-    let ctx = Ctx { world: Arc::clone(world) };
+fn run_body(variant: &'static Variant, world: &Arc<World>) {
+    let ctx = Ctx { world: Arc::clone(world), variant };
     crate::scenario::guarded(world, || (variant.body)(&ctx));
     world.finish(0);
 }

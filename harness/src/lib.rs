@@ -24,7 +24,7 @@ pub mod world;
 pub use backend::Backend;
 pub use check::{check_variant, replay, select, CheckOptions, VariantReport};
 pub use error::{Error, ErrorKind};
-pub use scenario::{Ctx, Expect, Invariant, JoinHandle, Scenario, Source, Variant, Witness};
+pub use scenario::{Ctx, Expect, Invariant, JoinHandle, Param, Scenario, Source, Variant, Witness};
 pub use strategy::Strategy;
 pub use trace::{Row, Step, Trace};
 

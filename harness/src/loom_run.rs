@@ -60,7 +60,7 @@ pub fn loom_explore(variant: &'static Variant, bound: Option<usize>) -> FreeResu
             builder.check(move || {
                 let world = Arc::new(World::new(Mode::Free, "main", crate::explore::MAX_STEPS, None));
                 lock(&sh).world = Some(Arc::clone(&world));
-                let ctx = Ctx { world: Arc::clone(&world) };
+                let ctx = Ctx { world: Arc::clone(&world), variant };
                 crate::scenario::guarded(&world, || (variant.body)(&ctx));
                 world.finish(0);
                 let out = outcome_with_witnesses(variant, &world);

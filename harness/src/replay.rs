@@ -39,6 +39,24 @@ fn valid_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// A variant's name, or an instance's: `name[param=value,…]`.
+fn valid_variant(s: &str) -> bool {
+    match s.split_once('[') {
+        None => valid_name(s),
+        Some((name, rest)) => {
+            valid_name(name)
+                && s.len() <= 200
+                && rest.strip_suffix(']').is_some_and(|list| {
+                    list.split(',').all(|kv| {
+                        kv.split_once('=').is_some_and(|(k, v)| {
+                            valid_name(k) && !v.is_empty() && v.len() <= 6 && v.bytes().all(|b| b.is_ascii_digit())
+                        })
+                    })
+                })
+        }
+    }
+}
+
 impl ReplayString {
     /// Encodes the replay string.
     pub fn encode(&self) -> String {
@@ -75,8 +93,10 @@ impl ReplayString {
         let Some((scenario, variant)) = parts[1].split_once('/') else {
             return Err(bad("the second field must be <scenario>/<variant>"));
         };
-        if !valid_name(scenario) || !valid_name(variant) {
-            return Err(bad("scenario and variant names are lowercase letters, digits and '-'"));
+        if !valid_name(scenario) || !valid_variant(variant) {
+            return Err(bad(
+                "scenario and variant names are lowercase letters, digits and '-', a variant optionally followed by [param=value,…]",
+            ));
         }
         let body = format!("{}:{}:{}", parts[0], parts[1], parts[2]);
         let sum = parts[3];

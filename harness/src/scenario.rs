@@ -12,8 +12,10 @@ use crate::backend::{self, RawJoinHandle};
 use crate::trace::{Step, Trace};
 use crate::world::{Stop, World, WorldRef};
 use serde::Serialize;
+use crate::error::{Error, ErrorKind};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// What the checker must find for a variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -56,8 +58,29 @@ impl fmt::Debug for Witness {
     }
 }
 
+/// Instances made by [`Variant::instance`], by address, with the catalog variant each was made from.
+static BASES: Mutex<BTreeMap<usize, &'static Variant>> = Mutex::new(BTreeMap::new());
+
+/// A size a variant can be run at (how many writers, chunks, submits…). A variant that declares
+/// parameters reads them with [`Ctx::param`]; `interleave check 'worker-state/buggy[writers=2]'`
+/// and proptest (which shrinks them to the smallest failing instance) choose other values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Param {
+    /// Its name, as written in `variant[name=value]`.
+    pub name: &'static str,
+    /// The value the catalog's variant uses.
+    pub default: usize,
+    /// The smallest value allowed.
+    pub min: usize,
+    /// The largest value allowed (keeps a loom run within its five threads, an execution within its
+    /// step limit).
+    pub max: usize,
+    /// One line: what it sizes.
+    pub summary: &'static str,
+}
+
 /// One version of the audited code: as audited, as the audit proposed to fix it, or fixed.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Variant {
     /// Its name (`buggy`, `audit-fix`, `fixed`, …).
     pub name: &'static str,
@@ -69,6 +92,84 @@ pub struct Variant {
     pub body: fn(&Ctx),
     /// Witnesses of the racy window; a `holds` variant names at least one.
     pub witnesses: &'static [Witness],
+    /// The parameters the body reads with [`Ctx::param`].
+    pub params: &'static [Param],
+    /// An instance's values, one per parameter; empty (the defaults) in the catalog. Made by
+    /// [`Variant::instance`].
+    pub values: &'static [usize],
+}
+
+impl Variant {
+    /// The value of parameter `name` in this variant or instance.
+    pub fn param(&self, name: &str) -> Option<usize> {
+        let i = self.params.iter().position(|p| p.name == name)?;
+        Some(self.values.get(i).copied().unwrap_or(self.params[i].default))
+    }
+
+    /// The name without an instance's parameters (`buggy` for `buggy[writers=2]`).
+    pub fn base_name(&self) -> &'static str {
+        self.name.split('[').next().unwrap_or(self.name)
+    }
+
+    /// This variant with some parameters set: `self` when every value is its default, otherwise an
+    /// instance named `name[p=v,…]` (non-default values, in declaration order). Instances live for
+    /// the rest of the process, one per distinct set of values.
+    pub fn instance(&'static self, set: &[(&str, usize)]) -> Result<&'static Variant, Error> {
+        let mut values: Vec<usize> = self.params.iter().map(|p| self.param(p.name).unwrap_or(p.default)).collect();
+        for (name, value) in set {
+            let Some(i) = self.params.iter().position(|p| p.name == *name) else {
+                let known: Vec<&str> = self.params.iter().map(|p| p.name).collect();
+                return Err(Error::new(
+                    ErrorKind::UnknownScenario,
+                    format!(
+                        "variant {} has no parameter '{}': {}",
+                        self.base_name(),
+                        name.chars().take(40).collect::<String>(),
+                        if known.is_empty() { "it takes none".to_string() } else { format!("its parameters are {}", known.join(", ")) }
+                    ),
+                ));
+            };
+            let p = &self.params[i];
+            if !(p.min..=p.max).contains(value) {
+                return Err(Error::new(
+                    ErrorKind::BadOption,
+                    format!("parameter {}={value} of {} is out of range: {} takes {}..={}", p.name, self.base_name(), p.name, p.min, p.max),
+                ));
+            }
+            values[i] = *value;
+        }
+        let named: Vec<String> = self
+            .params
+            .iter()
+            .zip(&values)
+            .filter(|(p, v)| p.default != **v)
+            .map(|(p, v)| format!("{}={v}", p.name))
+            .collect();
+        let base = self.base_variant();
+        if named.is_empty() {
+            return Ok(base);
+        }
+        static INSTANCES: Mutex<BTreeMap<(usize, Vec<usize>), &'static Variant>> = Mutex::new(BTreeMap::new());
+        let mut cache = INSTANCES.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (base as *const Variant as usize, values.clone());
+        if let Some(v) = cache.get(&key) {
+            return Ok(v);
+        }
+        let made: &'static Variant = Box::leak(Box::new(Variant {
+            name: Box::leak(format!("{}[{}]", base.name, named.join(",")).into_boxed_str()),
+            values: Box::leak(values.into_boxed_slice()),
+            ..base.clone()
+        }));
+        cache.insert(key, made);
+        BASES.lock().unwrap_or_else(|e| e.into_inner()).insert(made as *const Variant as usize, base);
+        Ok(made)
+    }
+
+    /// The catalog variant an instance was made from (itself for a catalog variant).
+    fn base_variant(&'static self) -> &'static Variant {
+        let bases = BASES.lock().unwrap_or_else(|e| e.into_inner());
+        bases.get(&(self as *const Variant as usize)).copied().unwrap_or(self)
+    }
 }
 
 /// Where a finding comes from.
@@ -105,6 +206,7 @@ impl Scenario {
 #[derive(Clone)]
 pub struct Ctx {
     pub(crate) world: WorldRef,
+    pub(crate) variant: &'static Variant,
 }
 
 impl Ctx {
@@ -135,6 +237,17 @@ impl Ctx {
         act: impl FnOnce() -> (R, Step),
     ) -> R {
         self.world.step(ready, act)
+    }
+
+    /// The value of the variant's parameter `name` (its default unless this is an instance).
+    ///
+    /// # Panics
+    /// When the variant declares no such parameter: a bug in the scenario, reported as a panic.
+    pub fn param(&self, name: &str) -> usize {
+        match self.variant.param(name) {
+            Some(v) => v,
+            None => panic!("variant {} reads parameter '{name}', which it does not declare", self.variant.name),
+        }
     }
 
     /// The calling thread's index and name. Not to be called from a step's `ready` closure.

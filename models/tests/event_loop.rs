@@ -75,6 +75,8 @@ static SCENARIO: Scenario = Scenario {
                 name: "an event arrived while the other task ran",
                 reached: arrived_while_other_ran,
             }],
+            params: &[],
+            values: &[],
         },
         Variant {
             name: "await",
@@ -82,8 +84,10 @@ static SCENARIO: Scenario = Scenario {
             summary: "",
             body: |c| counter(c, true),
             witnesses: &[],
+            params: &[],
+            values: &[],
         },
-        Variant { name: "interleaves", expect: Expect::Counterexample, summary: "", body: interleaves, witnesses: &[] },
+        Variant { name: "interleaves", expect: Expect::Counterexample, summary: "", body: interleaves, witnesses: &[], params: &[], values: &[] },
     ],
 };
 

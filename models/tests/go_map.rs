@@ -41,6 +41,8 @@ static SCENARIO: Scenario = Scenario {
             summary: "",
             body: |c| writers(c, false, false),
             witnesses: &[],
+            params: &[],
+            values: &[],
         },
         Variant {
             name: "read-write",
@@ -48,6 +50,8 @@ static SCENARIO: Scenario = Scenario {
             summary: "",
             body: |c| writers(c, false, true),
             witnesses: &[],
+            params: &[],
+            values: &[],
         },
         Variant {
             name: "locked",
@@ -55,6 +59,8 @@ static SCENARIO: Scenario = Scenario {
             summary: "",
             body: |c| writers(c, true, false),
             witnesses: &[Witness { name: "both goroutines wrote", reached: both_wrote }],
+            params: &[],
+            values: &[],
         },
     ],
 };

@@ -195,6 +195,8 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "write the temporary file, rename it over the state file; no fsync",
             body: |ctx| run(ctx, Fsyncs::Nothing),
             witnesses: &[CRASHES],
+            params: &[],
+            values: &[],
         },
         Variant {
             name: "file-fsync-only",
@@ -202,6 +204,8 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "fsync the temporary file, rename; no directory fsync (the gap issue #80 reports)",
             body: |ctx| run(ctx, Fsyncs::File),
             witnesses: &[CRASHES],
+            params: &[],
+            values: &[],
         },
         Variant {
             name: "fixed",
@@ -209,6 +213,8 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "fsync the temporary file, rename, fsync the directory (the audit's fix)",
             body: |ctx| run(ctx, Fsyncs::FileAndDir),
             witnesses: WITNESSES,
+            params: &[],
+            values: &[],
         },
     ],
 };

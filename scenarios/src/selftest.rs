@@ -94,6 +94,8 @@ pub static SELFTEST: Scenario = Scenario {
             summary: "lock order inversion",
             body: deadlock,
             witnesses: &[],
+            params: &[],
+            values: &[],
         },
         Variant {
             name: "panic",
@@ -101,6 +103,8 @@ pub static SELFTEST: Scenario = Scenario {
             summary: "scenario code panics",
             body: panics,
             witnesses: &[],
+            params: &[],
+            values: &[],
         },
         Variant {
             name: "livelock",
@@ -108,6 +112,8 @@ pub static SELFTEST: Scenario = Scenario {
             summary: "polls a flag no one sets",
             body: livelock,
             witnesses: &[],
+            params: &[],
+            values: &[],
         },
         Variant {
             name: "lost-update",
@@ -115,6 +121,8 @@ pub static SELFTEST: Scenario = Scenario {
             summary: "read and write under separate lock sections",
             body: |ctx| counter(ctx, false),
             witnesses: &[],
+            params: &[],
+            values: &[],
         },
         Variant {
             // Declared `holds` but broken: the nightly's test hook (`--inject-broken`) uses it to
@@ -124,6 +132,8 @@ pub static SELFTEST: Scenario = Scenario {
             summary: "a lost update declared to hold",
             body: |ctx| counter(ctx, false),
             witnesses: WITNESS,
+            params: &[],
+            values: &[],
         },
         Variant {
             name: "counter",
@@ -131,6 +141,8 @@ pub static SELFTEST: Scenario = Scenario {
             summary: "increment under one lock section",
             body: |ctx| counter(ctx, true),
             witnesses: WITNESS,
+            params: &[],
+            values: &[],
         },
     ],
 };

@@ -370,6 +370,8 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "no lock: two submits load the same snapshot and hand the same edit on",
             body: |ctx| run(ctx, Code { locking: Locking::None, fsync: false, shape: Shape::Editing }),
             witnesses: &[],
+            params: &[],
+            values: &[],
         },
         Variant {
             name: "audit-fix",
@@ -377,6 +379,8 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "SnapshotLock taken by load() and by save() separately, not from the load to the save",
             body: |ctx| run(ctx, Code { locking: Locking::PerCall, fsync: false, shape: Shape::Editing }),
             witnesses: &[],
+            params: &[],
+            values: &[],
         },
         Variant {
             name: "fixed",
@@ -387,6 +391,8 @@ pub static SCENARIO: Scenario = Scenario {
                 Witness { name: "one submit opened the lock file while the other held it", reached: waited_on_lock },
                 Witness { name: "the user saved while a submit held the lock", reached: edited_while_held },
             ],
+            params: &[],
+            values: &[],
         },
         Variant {
             name: "crash-no-fsync",
@@ -394,6 +400,8 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "the lock held across, snapshot by temp file and rename without fsync, crashed at every point",
             body: |ctx| run(ctx, Code { locking: Locking::Held, fsync: false, shape: Shape::Crash }),
             witnesses: &[],
+            params: &[],
+            values: &[],
         },
         Variant {
             name: "crash-fixed",
@@ -404,6 +412,8 @@ pub static SCENARIO: Scenario = Scenario {
                 name: "a crash state keeps a save's rename with its data",
                 reached: crash_kept_rename,
             }],
+            params: &[],
+            values: &[],
         },
     ],
 };

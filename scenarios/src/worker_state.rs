@@ -30,7 +30,7 @@
 //! drawn at random, because randomness the scheduler does not control stays out of models;
 //! `fs::read`'s `statx` for a size hint is not modeled, since its result only sizes a buffer.
 
-use harness::{Ctx, Expect, Invariant, Scenario, Source, Trace, Variant, Witness};
+use harness::{Ctx, Expect, Invariant, Param, Scenario, Source, Trace, Variant, Witness};
 use models::fs::state::{Errno, OpenFlags};
 use models::fs::{Fs, FsProc};
 
@@ -39,8 +39,18 @@ const PATH: &str = "/state/w.json";
 const OLD: &[u8] = br#"{"id":"w","v":1}"#;
 const NEW: &[u8] = br#"{"id":"w","v":2,"task":"review"}"#;
 const NEW_B: &[u8] = br#"{"id":"w","v":3,"task":"merge"}"#;
-/// `write_state` writes in two chunks: a short-write loop, so a reader can see a prefix.
-const CHUNKS: usize = 2;
+const NEW_C: &[u8] = br#"{"id":"w","v":4,"task":"ship"}"#;
+
+/// The sizes a variant runs at. `write_state` writes in `chunks` chunks (by default two: a
+/// short-write loop, so a reader can see a prefix); `writers` updaters of worker `w` run at once.
+const fn params(writers: usize) -> [Param; 2] {
+    [
+        Param { name: "writers", default: writers, min: 1, max: 3, summary: "concurrent write_state calls for worker w" },
+        Param { name: "chunks", default: 2, min: 1, max: 4, summary: "write calls in write_state's short-write loop" },
+    ]
+}
+static ONE_WRITER: [Param; 2] = params(1);
+static TWO_WRITERS: [Param; 2] = params(2);
 
 /// (a) A state file whose `write_state` returned Ok is present and parses once every thread has
 /// finished.
@@ -65,19 +75,19 @@ enum Write {
 }
 
 /// `write_state` as each variant implements it.
-fn write_state(p: &FsProc, how: Write, data: &[u8], writer: &str) -> Result<(), Errno> {
+fn write_state(p: &FsProc, how: Write, data: &[u8], writer: &str, chunks: usize) -> Result<(), Errno> {
     match how {
-        Write::InPlace => p.write_file(PATH, data, CHUNKS),
+        Write::InPlace => p.write_file(PATH, data, chunks),
         Write::FixedTemp => {
             let tmp = format!("{PATH}.tmp");
-            p.write_file(&tmp, data, CHUNKS)?;
+            p.write_file(&tmp, data, chunks)?;
             p.rename(&tmp, PATH) // the audit's fix: rename is atomic
         }
         Write::UniqueTemp => {
             // A name no other write uses, created exclusively: no writer ever opens another's file.
             let tmp = format!("{DIR}/.w.json.{writer}");
             let fd = p.open(&tmp, OpenFlags::O_WRONLY.creat().excl())?;
-            let written = p.write_chunks(fd, data, CHUNKS).and_then(|()| p.fsync(fd));
+            let written = p.write_chunks(fd, data, chunks).and_then(|()| p.fsync(fd));
             let closed = p.close(fd);
             written.and(closed)?;
             p.rename(&tmp, PATH)?;
@@ -112,7 +122,9 @@ fn read_all(ctx: &Ctx, p: &FsProc) -> usize {
 }
 
 /// The shared setup and threads: `writers` update worker `w`'s state while `read_all` runs.
-fn run(ctx: &Ctx, how: Write, writers: usize) {
+fn run(ctx: &Ctx, how: Write) {
+    let writers = ctx.param("writers");
+    let chunks = ctx.param("chunks");
     let fs = Fs::new(ctx);
     fs.setup_dir(DIR);
     fs.setup_file(PATH, OLD);
@@ -147,13 +159,13 @@ fn run(ctx: &Ctx, how: Write, writers: usize) {
     for i in 0..writers {
         let name = if writers == 1 { "writer".to_string() } else { format!("writer{}", i + 1) };
         let p = fs.process(i as u32 + 1);
-        let data = if i == 0 { NEW } else { NEW_B };
+        let data = [NEW, NEW_B, NEW_C][i % 3];
         let me = name.clone();
         let f = fs.clone();
         handles.push((
             name,
             ctx.spawn(&me.clone(), move || {
-                let r = write_state(&p, how, data, &me);
+                let r = write_state(&p, how, data, &me, chunks);
                 // The crash point right after write_state's last step (0 unless crashes are tracked).
                 (r, f.crash_points().len().saturating_sub(1))
             }),
@@ -212,7 +224,7 @@ fn check_crashes(ctx: &Ctx, fs: &Fs, returned: &[usize]) {
             let found = disk.files.get(PATH);
             let ok = match found {
                 Some(d) if d == OLD => !done,
-                Some(d) => d == NEW || d == NEW_B,
+                Some(d) => d == NEW || d == NEW_B || d == NEW_C,
                 None => false,
             };
             if !ok {
@@ -261,29 +273,37 @@ pub static SCENARIO: Scenario = Scenario {
             name: "buggy",
             expect: Expect::Counterexample,
             summary: "fs::write truncates w.json in place; read_all deletes the empty file",
-            body: |ctx| run(ctx, Write::InPlace, 1),
+            body: |ctx| run(ctx, Write::InPlace),
             witnesses: WITNESSES,
+            params: &ONE_WRITER,
+            values: &[],
         },
         Variant {
             name: "audit-fix",
             expect: Expect::Holds,
             summary: "write w.json.tmp, then rename over w.json (one writer per file)",
-            body: |ctx| run(ctx, Write::FixedTemp, 1),
+            body: |ctx| run(ctx, Write::FixedTemp),
             witnesses: WITNESSES,
+            params: &ONE_WRITER,
+            values: &[],
         },
         Variant {
             name: "audit-fix-two-writers",
             expect: Expect::Counterexample,
             summary: "two updaters of one worker id share the fixed w.json.tmp name",
-            body: |ctx| run(ctx, Write::FixedTemp, 2),
+            body: |ctx| run(ctx, Write::FixedTemp),
             witnesses: WITNESSES,
+            params: &TWO_WRITERS,
+            values: &[],
         },
         Variant {
             name: "fixed",
             expect: Expect::Holds,
             summary: "unique O_EXCL temporary file, fsync, rename, fsync of the directory",
-            body: |ctx| run(ctx, Write::UniqueTemp, 1),
+            body: |ctx| run(ctx, Write::UniqueTemp),
             witnesses: WITNESSES,
+            params: &ONE_WRITER,
+            values: &[],
         },
     ],
 };
