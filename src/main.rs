@@ -116,13 +116,7 @@ fn main() -> ExitCode {
                         let _ = writeln!(
                             out,
                             "  {:<24} {:<15} [{}={}] {}..={}: {}",
-                            "",
-                            "",
-                            p.name,
-                            p.default,
-                            p.min,
-                            p.max,
-                            p.summary
+                            "", "", p.name, p.default, p.min, p.max, p.summary
                         );
                     }
                 }

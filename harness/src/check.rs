@@ -457,7 +457,9 @@ fn parse_instance(arg: &str) -> Result<(&str, Vec<(&str, usize)>), Error> {
     let bad = |what: &str| {
         Error::new(
             ErrorKind::BadOption,
-            format!("malformed variant instance '{shown}': {what} (expected variant[param=value,…], e.g. buggy[writers=2])"),
+            format!(
+                "malformed variant instance '{shown}': {what} (expected variant[param=value,…], e.g. buggy[writers=2])"
+            ),
         )
     };
     let list = rest.strip_suffix(']').ok_or_else(|| bad("it must end with ']'"))?;

@@ -16,6 +16,7 @@ pub mod fixture;
 pub mod loom_run;
 pub mod replay;
 pub mod scenario;
+pub mod shrink;
 pub mod strategy;
 pub mod sync;
 pub mod trace;

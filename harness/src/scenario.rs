@@ -9,10 +9,10 @@
 //! violations afterwards. Witnesses are predicates over the finished trace.
 
 use crate::backend::{self, RawJoinHandle};
+use crate::error::{Error, ErrorKind};
 use crate::trace::{Step, Trace};
 use crate::world::{Stop, World, WorldRef};
 use serde::Serialize;
-use crate::error::{Error, ErrorKind};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -125,7 +125,11 @@ impl Variant {
                         "variant {} has no parameter '{}': {}",
                         self.base_name(),
                         name.chars().take(40).collect::<String>(),
-                        if known.is_empty() { "it takes none".to_string() } else { format!("its parameters are {}", known.join(", ")) }
+                        if known.is_empty() {
+                            "it takes none".to_string()
+                        } else {
+                            format!("its parameters are {}", known.join(", "))
+                        }
                     ),
                 ));
             };
@@ -133,7 +137,14 @@ impl Variant {
             if !(p.min..=p.max).contains(value) {
                 return Err(Error::new(
                     ErrorKind::BadOption,
-                    format!("parameter {}={value} of {} is out of range: {} takes {}..={}", p.name, self.base_name(), p.name, p.min, p.max),
+                    format!(
+                        "parameter {}={value} of {} is out of range: {} takes {}..={}",
+                        p.name,
+                        self.base_name(),
+                        p.name,
+                        p.min,
+                        p.max
+                    ),
                 ));
             }
             values[i] = *value;

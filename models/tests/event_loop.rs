@@ -87,7 +87,15 @@ static SCENARIO: Scenario = Scenario {
             params: &[],
             values: &[],
         },
-        Variant { name: "interleaves", expect: Expect::Counterexample, summary: "", body: interleaves, witnesses: &[], params: &[], values: &[] },
+        Variant {
+            name: "interleaves",
+            expect: Expect::Counterexample,
+            summary: "",
+            body: interleaves,
+            witnesses: &[],
+            params: &[],
+            values: &[],
+        },
     ],
 };
 

@@ -73,7 +73,7 @@
 //!   costs: on `fixed` itself the crash check holds too, but loom's unbounded run then takes
 //!   70 s here instead of 14 s, so `fixed` leaves crash tracking to these two variants.
 
-use harness::{Ctx, Expect, Invariant, Scenario, Source, Trace, Variant, Witness};
+use harness::{Ctx, Expect, Invariant, Param, Scenario, Source, Trace, Variant, Witness};
 use models::fs::state::{Errno, Fd, FlockOp, OpenFlags};
 use models::fs::{show_bytes, Fs, FsProc};
 use std::collections::BTreeSet;
@@ -95,6 +95,15 @@ const V1: &[u8] = b"# doc\ne1\n";
 const V2: &[u8] = b"# doc\ne1\ne2\n";
 /// Every edit of the document.
 const EDITS: [&str; 2] = ["e1", "e2"];
+
+/// How many `agent-doc watch` submits race `run` (names `watch`, `watch2`).
+const WATCHERS: Param =
+    Param { name: "watchers", default: 1, min: 0, max: 2, summary: "agent-doc watch submits racing agent-doc run" };
+/// How many `write` calls save a snapshot.
+const CHUNKS: Param =
+    Param { name: "chunks", default: 1, min: 1, max: 3, summary: "write calls that save a temporary snapshot" };
+static EDITING_PARAMS: [Param; 2] = [WATCHERS, CHUNKS];
+static CRASH_PARAMS: [Param; 1] = [CHUNKS];
 
 /// Every edit is handed on in exactly one diff: none twice, none lost.
 pub static EXACTLY_ONCE: Invariant = Invariant { name: "every edit is handed on in exactly one diff" };
@@ -178,9 +187,9 @@ fn maybe_locked<T>(p: &FsProc, per_call: bool, f: impl FnOnce() -> Result<T, Err
 /// `save_unlocked`: `tempfile::NamedTempFile::new_in` the snapshot directory (`O_RDWR|O_CREAT|
 /// O_EXCL`, a name no other writer uses), `write_all`, `persist` (the rename over the snapshot);
 /// the descriptor is closed when the persisted file is dropped.
-fn save(p: &FsProc, tmp: &str, data: &[u8], fsync: bool) -> Result<(), Errno> {
+fn save(p: &FsProc, tmp: &str, data: &[u8], fsync: bool, chunks: usize) -> Result<(), Errno> {
     let fd = p.open(tmp, OpenFlags::O_RDWR.creat().excl())?;
-    p.write_chunks(fd, data, 1)?;
+    p.write_chunks(fd, data, chunks)?;
     if fsync {
         p.fsync(fd)?; // the crash fix: the data is durable before the rename can be
     }
@@ -193,6 +202,7 @@ fn save(p: &FsProc, tmp: &str, data: &[u8], fsync: bool) -> Result<(), Errno> {
 fn submit(ctx: &Ctx, p: &FsProc, name: &'static str, code: Code) -> Submit {
     let mut out = Submit { name, ..Submit::default() };
     let per_call = code.locking == Locking::PerCall;
+    let chunks = ctx.param("chunks");
     let mut steps = || -> Result<(), Errno> {
         let held = if code.locking == Locking::Held { Some(lock(p)?) } else { None }; // the fix
         let snapshot = maybe_locked(p, per_call, || p.read_file(SNAP))?;
@@ -201,7 +211,7 @@ fn submit(ctx: &Ctx, p: &FsProc, name: &'static str, code: Code) -> Submit {
         out.doc = Some(doc.clone());
         ctx.note(format!("diff [{}] → handed on", out.handed.join(", ")));
         let tmp = format!("{SNAP_DIR}/.tmp-{name}");
-        maybe_locked(p, per_call, || save(p, &tmp, &doc, code.fsync))?;
+        maybe_locked(p, per_call, || save(p, &tmp, &doc, code.fsync, chunks))?;
         out.saved = Some(doc);
         match held {
             Some(fd) => p.close(fd), // releases the lock only now, after the save
@@ -235,8 +245,14 @@ fn run(ctx: &Ctx, code: Code) {
                 let _ = editor.rename(EDITOR_TMP, DOC);
                 submit(&c, &p, "run", code)
             });
-            let watch = spawn("watch", 2);
-            vec![run.join(), watch.join()]
+            let watchers: Vec<_> = ["watch", "watch2"][..ctx.param("watchers")]
+                .iter()
+                .zip([2, 4])
+                .map(|(name, pid)| spawn(name, pid))
+                .collect();
+            let mut submits = vec![run.join()];
+            submits.extend(watchers.into_iter().map(|w| w.join()));
+            submits
         }
         Shape::Crash => {
             fs.track_crashes();
@@ -326,14 +342,15 @@ fn check_crashes(ctx: &Ctx, fs: &Fs, submits: &[Submit]) {
     });
 }
 
+/// The submits' threads: `run` and the watchers.
+const SUBMITTERS: [&str; 3] = ["run", "watch", "watch2"];
+
 /// Whether `during` holds for some submit's lock interval: from its `flock` to the `close` of the
 /// lock's descriptor, fd 3 (the first file a submit opens).
 fn held_while(t: &Trace, during: impl Fn(&Trace, &str, usize, usize) -> bool) -> bool {
-    ["run", "watch"].into_iter().any(|holder| {
-        match (t.find_step(holder, "flock("), t.find_step(holder, "close(fd 3)")) {
-            (Some(from), Some(to)) => during(t, holder, from, to),
-            _ => false,
-        }
+    SUBMITTERS.into_iter().any(|holder| match (t.find_step(holder, "flock("), t.find_step(holder, "close(fd 3)")) {
+        (Some(from), Some(to)) => during(t, holder, from, to),
+        _ => false,
     })
 }
 
@@ -341,8 +358,7 @@ fn held_while(t: &Trace, during: impl Fn(&Trace, &str, usize, usize) -> bool) ->
 /// in its own `flock`).
 fn waited_on_lock(t: &Trace) -> bool {
     held_while(t, |t, holder, from, to| {
-        let other = if holder == "run" { "watch" } else { "run" };
-        t.step_between(other, &format!("open(\"{LOCK}\""), from, to)
+        SUBMITTERS.iter().any(|other| *other != holder && t.step_between(other, &format!("open(\"{LOCK}\""), from, to))
     })
 }
 
@@ -370,7 +386,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "no lock: two submits load the same snapshot and hand the same edit on",
             body: |ctx| run(ctx, Code { locking: Locking::None, fsync: false, shape: Shape::Editing }),
             witnesses: &[],
-            params: &[],
+            params: &EDITING_PARAMS,
             values: &[],
         },
         Variant {
@@ -379,7 +395,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "SnapshotLock taken by load() and by save() separately, not from the load to the save",
             body: |ctx| run(ctx, Code { locking: Locking::PerCall, fsync: false, shape: Shape::Editing }),
             witnesses: &[],
-            params: &[],
+            params: &EDITING_PARAMS,
             values: &[],
         },
         Variant {
@@ -391,7 +407,7 @@ pub static SCENARIO: Scenario = Scenario {
                 Witness { name: "one submit opened the lock file while the other held it", reached: waited_on_lock },
                 Witness { name: "the user saved while a submit held the lock", reached: edited_while_held },
             ],
-            params: &[],
+            params: &EDITING_PARAMS,
             values: &[],
         },
         Variant {
@@ -400,7 +416,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "the lock held across, snapshot by temp file and rename without fsync, crashed at every point",
             body: |ctx| run(ctx, Code { locking: Locking::Held, fsync: false, shape: Shape::Crash }),
             witnesses: &[],
-            params: &[],
+            params: &CRASH_PARAMS,
             values: &[],
         },
         Variant {
@@ -412,7 +428,7 @@ pub static SCENARIO: Scenario = Scenario {
                 name: "a crash state keeps a save's rename with its data",
                 reached: crash_kept_rename,
             }],
-            params: &[],
+            params: &CRASH_PARAMS,
             values: &[],
         },
     ],

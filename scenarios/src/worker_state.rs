@@ -45,7 +45,13 @@ const NEW_C: &[u8] = br#"{"id":"w","v":4,"task":"ship"}"#;
 /// short-write loop, so a reader can see a prefix); `writers` updaters of worker `w` run at once.
 const fn params(writers: usize) -> [Param; 2] {
     [
-        Param { name: "writers", default: writers, min: 1, max: 3, summary: "concurrent write_state calls for worker w" },
+        Param {
+            name: "writers",
+            default: writers,
+            min: 1,
+            max: 3,
+            summary: "concurrent write_state calls for worker w",
+        },
         Param { name: "chunks", default: 2, min: 1, max: 4, summary: "write calls in write_state's short-write loop" },
     ]
 }
