@@ -450,8 +450,11 @@ pub fn select(
     Ok(out)
 }
 
+/// Parameter values by name, as written in `variant[p=v,…]`.
+type Assignments<'a> = Vec<(&'a str, usize)>;
+
 /// Splits `name[p=v,…]` into the variant's name and its parameter values.
-fn parse_instance(arg: &str) -> Result<(&str, Vec<(&str, usize)>), Error> {
+fn parse_instance(arg: &str) -> Result<(&str, Assignments<'_>), Error> {
     let Some((name, rest)) = arg.split_once('[') else { return Ok((arg, Vec::new())) };
     let shown: String = arg.chars().take(80).collect();
     let bad = |what: &str| {
