@@ -1,37 +1,93 @@
-//! `interleave bench`: how fast each strategy finds each bug of the catalog, how many executions
-//! per second the harness runs, and how close the exhaustive searches come to one execution per
-//! distinct interleaving. Measurements, printed as tables or JSON; never pass/fail.
+//! `interleave bench`: how fast each strategy finds each bug (the catalog's and the scalable
+//! family's), against shuttle's own schedulers run bare on the same body; how many executions per
+//! second the harness runs and what its tracing and recording cost against bare shuttle; and how
+//! close the exhaustive searches come to one execution per distinct interleaving. Measurements,
+//! printed as tables or JSON; never pass/fail.
 
 use harness::{check_variant, CheckOptions, Expect, Scenario, Strategy, Variant};
+use serde_json::{json, Value};
 use std::io::IsTerminal;
 use std::time::Instant;
 
 /// Options of a benchmark run.
 pub struct Bench {
+    /// Seeds per randomized strategy and bug.
     pub seeds: u64,
+    /// Executions a search may spend on one bug.
     pub budget: usize,
+    /// Print JSON instead of tables.
     pub json: bool,
+    /// The `interleave` executable, for loom's child processes.
     pub child_exe: Option<std::path::PathBuf>,
 }
 
-fn strategies() -> Vec<(String, Strategy)> {
-    vec![
-        ("random".into(), Strategy::Random),
-        ("pct(d=1)".into(), Strategy::Pct { depth: 1 }),
-        ("pct(d=2)".into(), Strategy::Pct { depth: 2 }),
-        ("pct(d=3)".into(), Strategy::Pct { depth: 3 }),
-        ("urw".into(), Strategy::Urw),
-        ("bounded".into(), Strategy::Bounded { max_preemptions: None }),
-        ("default".into(), Strategy::DEFAULT),
-    ]
+/// The scalable family's instances the benchmark measures: threads × depth at ten steps per
+/// thread, and longer threads at depth 2 and 3.
+pub const FAMILY: &[(usize, usize, usize)] = &[
+    (2, 10, 1),
+    (2, 10, 2),
+    (2, 10, 3),
+    (3, 10, 1),
+    (3, 10, 2),
+    (3, 10, 3),
+    (4, 10, 1),
+    (4, 10, 2),
+    (4, 10, 3),
+    (3, 40, 2),
+    (3, 40, 3),
+];
+
+/// The family instances to measure: the bug for bug finding, the twin for the exhaustive table.
+pub fn family_targets() -> Vec<String> {
+    let mut t: Vec<String> =
+        FAMILY.iter().map(|(n, k, d)| format!("family/bug[threads={n},steps={k},depth={d}]")).collect();
+    t.push("family/holds[threads=2,steps=6,depth=2]".into());
+    t
 }
 
-fn percentile(sorted: &[usize], p: f64) -> Option<usize> {
-    if sorted.is_empty() {
+/// A strategy as the benchmark runs it: through the harness, or bare shuttle on the same body.
+#[derive(Clone, Copy)]
+enum Runner {
+    Ours(Strategy),
+    Bare(Strategy),
+}
+
+fn strategies() -> Vec<(String, Runner)> {
+    let mut v: Vec<(String, Runner)> = vec![
+        ("random".into(), Runner::Ours(Strategy::Random)),
+        ("pct(d=1)".into(), Runner::Ours(Strategy::Pct { depth: 1 })),
+        ("pct(d=2)".into(), Runner::Ours(Strategy::Pct { depth: 2 })),
+        ("pct(d=3)".into(), Runner::Ours(Strategy::Pct { depth: 3 })),
+        ("urw".into(), Runner::Ours(Strategy::Urw)),
+        ("bounded".into(), Runner::Ours(Strategy::Bounded { max_preemptions: None })),
+    ];
+    v.push(("default".into(), Runner::Ours(Strategy::DEFAULT)));
+    v.extend([
+        ("bare random".into(), Runner::Bare(Strategy::Random)),
+        ("bare pct(d=1)".into(), Runner::Bare(Strategy::Pct { depth: 1 })),
+        ("bare pct(d=2)".into(), Runner::Bare(Strategy::Pct { depth: 2 })),
+        ("bare pct(d=3)".into(), Runner::Bare(Strategy::Pct { depth: 3 })),
+        ("bare urw".into(), Runner::Bare(Strategy::Urw)),
+    ]);
+    v
+}
+
+/// Whether every seed gives the same run (so one run stands for all seeds).
+fn deterministic(r: Runner) -> bool {
+    match r {
+        Runner::Ours(s) => s.is_systematic(),
+        Runner::Bare(_) => false,
+    }
+}
+
+/// The `p` quantile of `found` among `seeds` runs, counting a run that did not find the bug as
+/// worse than any that did: `None` when that quantile did not find it.
+fn quantile(found: &[usize], seeds: usize, p: f64) -> Option<usize> {
+    if seeds == 0 {
         return None;
     }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    Some(sorted[i.min(sorted.len() - 1)])
+    let i = ((seeds as f64 - 1.0) * p).round() as usize;
+    found.get(i).copied()
 }
 
 fn median_f(mut v: Vec<f64>) -> Option<f64> {
@@ -42,47 +98,92 @@ fn median_f(mut v: Vec<f64>) -> Option<f64> {
     Some(v[v.len() / 2])
 }
 
-/// Runs the benchmark over `variants`; returns the exit status.
-pub fn run(b: Bench, variants: &[(&'static Scenario, &'static Variant)]) -> u8 {
-    let total = variants.iter().filter(|(_, v)| v.expect == Expect::Counterexample).count() as u64
-        * strategies().len() as u64
-        * b.seeds;
-    let bar = std::io::stderr().is_terminal().then(|| indicatif::ProgressBar::new(total));
+fn name(s: &Scenario, v: &Variant) -> String {
+    format!("{}/{}", s.name, v.name)
+}
+
+/// Executions to the first counterexample of one run (`None`: not within the budget).
+fn find(
+    s: &'static Scenario,
+    v: &'static Variant,
+    r: Runner,
+    seed: u64,
+    budget: usize,
+) -> Result<Option<usize>, String> {
+    match r {
+        Runner::Ours(strategy) => {
+            // A systematic search gets exactly the budget here, like every other strategy.
+            let opts = CheckOptions {
+                strategy,
+                iterations: budget,
+                seed,
+                minimize: false,
+                minimize_budget: budget,
+                ..CheckOptions::default()
+            };
+            let rep = check_variant(s, v, &opts).map_err(|e| e.to_string())?;
+            Ok((rep.outcome == Expect::Counterexample).then_some(rep.executions))
+        }
+        Runner::Bare(strategy) => {
+            let b = harness::check::bare(v, strategy, seed, budget).map_err(|e| e.to_string())?;
+            Ok(b.failed.then_some(b.executions))
+        }
+    }
+}
+
+/// Runs the benchmark; `bugs` are the counterexample variants to find, `holds` the variants for
+/// throughput and exhaustive search. Returns the exit status.
+pub fn run(
+    b: Bench,
+    bugs: &[(&'static Scenario, &'static Variant)],
+    holds: &[(&'static Scenario, &'static Variant)],
+) -> u8 {
+    let strats = strategies();
+    let total = bugs.len() as u64 * strats.len() as u64 * b.seeds;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {elapsed} elapsed, eta {eta} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
     let mut bug_rows = Vec::new();
-    for (s, v) in variants.iter().filter(|(_, v)| v.expect == Expect::Counterexample) {
-        for (label, strategy) in strategies() {
+    for &(s, v) in bugs {
+        if let Some(bar) = &bar {
+            bar.set_message(name(s, v));
+        }
+        for (label, runner) in &strats {
+            let seeds = if deterministic(*runner) { 1 } else { b.seeds };
             let mut found = Vec::new();
             let mut ms = Vec::new();
-            // A systematic strategy does the same thing for every seed: measure it once.
-            let seeds = if matches!(strategy, Strategy::Bounded { .. }) { 1 } else { b.seeds };
             for seed in 0..seeds {
-                let opts =
-                    CheckOptions { strategy, iterations: b.budget, seed, minimize: false, ..CheckOptions::default() };
                 let t = Instant::now();
-                let r = match check_variant(s, v, &opts) {
-                    Ok(r) => r,
+                match find(s, v, *runner, seed, b.budget) {
+                    Ok(Some(n)) => {
+                        found.push(n);
+                        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    Ok(None) => {}
                     Err(e) => {
                         eprintln!("error: {e}");
                         return 2;
                     }
-                };
-                if r.outcome == Expect::Counterexample {
-                    found.push(r.executions);
-                    ms.push(t.elapsed().as_secs_f64() * 1000.0);
                 }
                 if let Some(bar) = &bar {
                     bar.inc(if seeds == 1 { b.seeds } else { 1 });
                 }
             }
             found.sort_unstable();
-            bug_rows.push(serde_json::json!({
+            let n = seeds as usize;
+            bug_rows.push(json!({
                 "scenario": s.name,
                 "variant": v.name,
                 "strategy": label,
                 "seeds": seeds,
-                "found": found.len() as f64 / seeds as f64,
-                "median_executions": percentile(&found, 0.5),
-                "p90_executions": percentile(&found, 0.9),
+                "found": found.len() as f64 / n as f64,
+                "median_executions": quantile(&found, n, 0.5),
+                "p90_executions": quantile(&found, n, 0.9),
                 "median_ms": median_f(ms),
             }));
         }
@@ -90,30 +191,128 @@ pub fn run(b: Bench, variants: &[(&'static Scenario, &'static Variant)]) -> u8 {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let mut throughput = Vec::new();
-    let mut exhaustive = Vec::new();
-    for (s, v) in variants.iter().filter(|(_, v)| v.expect == Expect::Holds) {
-        let n = b.budget.min(5_000);
-        let opts = CheckOptions {
-            strategy: Strategy::Random,
-            iterations: n,
-            seed: 1,
-            minimize: false,
-            ..CheckOptions::default()
+    let summary = summarize(&bug_rows, bugs, b.budget);
+    let (throughput, exhaustive) = match holds_tables(&b, holds) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let out = json!({
+        "bug_finding": bug_rows,
+        "throughput": throughput,
+        "exhaustive": exhaustive,
+        "summary": summary,
+        "seeds": b.seeds,
+        "budget": b.budget,
+    });
+    if b.json {
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        print_tables(&b, &out);
+    }
+    0
+}
+
+/// Per bug: the default's median against the best single strategy's and the best bare shuttle
+/// scheduler's; per strategy: the total of its medians over all bugs (a bug it did not find in
+/// half its seeds counts as the whole budget, so that total is a lower bound).
+fn summarize(rows: &[Value], bugs: &[(&'static Scenario, &'static Variant)], budget: usize) -> Value {
+    let median = |s: &str, v: &str, strat: &str| -> Option<usize> {
+        rows.iter()
+            .find(|r| r["scenario"] == s && r["variant"] == v && r["strategy"] == strat)
+            .and_then(|r| r["median_executions"].as_u64())
+            .map(|x| x as usize)
+    };
+    let labels: Vec<String> = strategies().into_iter().map(|(l, _)| l).collect();
+    let singles: Vec<&String> = labels.iter().filter(|l| *l != "default" && !l.starts_with("bare ")).collect();
+    let bares: Vec<&String> = labels.iter().filter(|l| l.starts_with("bare ")).collect();
+    let mut per_bug = Vec::new();
+    let mut totals: Vec<(String, usize, usize)> = labels.iter().map(|l| (l.clone(), 0, 0)).collect();
+    for &(s, v) in bugs {
+        for t in totals.iter_mut() {
+            match median(s.name, v.name, &t.0) {
+                Some(m) => t.1 += m,
+                None => {
+                    t.1 += budget;
+                    t.2 += 1;
+                }
+            }
+        }
+        let best =
+            |set: &[&String]| set.iter().filter_map(|l| median(s.name, v.name, l).map(|m| (m, (*l).clone()))).min();
+        let default = median(s.name, v.name, "default");
+        let single = best(&singles);
+        let bare = best(&bares);
+        let ratio = |a: Option<usize>, b: Option<(usize, String)>| match (a, b) {
+            (Some(a), Some((b, _))) => Some(a as f64 / b.max(1) as f64),
+            _ => None,
         };
-        let t = Instant::now();
-        let r = check_variant(s, v, &opts).ok();
-        let secs = t.elapsed().as_secs_f64();
-        throughput.push(serde_json::json!({
+        per_bug.push(json!({
             "scenario": s.name,
             "variant": v.name,
-            "executions_per_sec": r.as_ref().map(|r| r.executions as f64 / secs.max(1e-9)),
-            "overhead_vs_bare_shuttle": serde_json::Value::Null,
+            "default_median": default,
+            "best_single": single.as_ref().map(|x| &x.1),
+            "best_single_median": single.as_ref().map(|x| x.0),
+            "default_vs_best_single": ratio(default, single.clone()),
+            "best_bare": bare.as_ref().map(|x| &x.1),
+            "best_bare_median": bare.as_ref().map(|x| x.0),
+            "default_vs_best_bare": ratio(default, bare.clone()),
         }));
-        let mut backends = vec![("shuttle dfs", Strategy::Dfs), ("bounded", Strategy::DEFAULT)];
+    }
+    let totals: Vec<Value> = totals
+        .into_iter()
+        .map(|(l, total, missed)| json!({"strategy": l, "total_median_executions": total, "bugs_missed": missed}))
+        .collect();
+    json!({ "per_bug": per_bug, "totals": totals })
+}
+
+/// Throughput (harness against bare shuttle, random scheduler, same seed and executions) and the
+/// exhaustive searches of the holds variants.
+fn holds_tables(
+    b: &Bench,
+    holds: &[(&'static Scenario, &'static Variant)],
+) -> Result<(Vec<Value>, Vec<Value>), String> {
+    let mut throughput = Vec::new();
+    let mut exhaustive = Vec::new();
+    for &(s, v) in holds {
+        let threads = harness::check::replay_lenient(v, Vec::new()).trace.threads.len().saturating_sub(1);
+        let n = b.budget.clamp(1, 5_000);
+        // Alternate harness and bare runs, three of each, and keep the median rate of each.
+        let (mut ours, mut bare) = (Vec::new(), Vec::new());
+        let mut distinct = 0;
+        for rep in 0..3u64 {
+            let opts = CheckOptions {
+                strategy: Strategy::Random,
+                iterations: n,
+                seed: rep + 1,
+                minimize: false,
+                ..CheckOptions::default()
+            };
+            let t = Instant::now();
+            let r = check_variant(s, v, &opts).map_err(|e| e.to_string())?;
+            ours.push(r.executions as f64 / t.elapsed().as_secs_f64().max(1e-9));
+            distinct = distinct.max(r.distinct_interleavings);
+            let t = Instant::now();
+            let r = harness::check::bare(v, Strategy::Random, rep + 1, n).map_err(|e| e.to_string())?;
+            bare.push(r.executions as f64 / t.elapsed().as_secs_f64().max(1e-9));
+        }
+        let (ours, bare) = (median_f(ours).unwrap_or(0.0), median_f(bare).unwrap_or(0.0));
+        throughput.push(json!({
+            "scenario": s.name,
+            "variant": v.name,
+            "threads": threads,
+            "executions_per_sec": ours,
+            "bare_executions_per_sec": bare,
+            "overhead_vs_bare_shuttle": if ours > 0.0 { bare / ours } else { 0.0 },
+        }));
+        let mut backends =
+            vec![("shuttle dfs", Strategy::Dfs), ("bounded", Strategy::Bounded { max_preemptions: None })];
         if cfg!(feature = "loom") && b.child_exe.is_some() {
             backends.push(("loom", Strategy::Exhaustive));
         }
+        let mut complete_distinct = None;
         for (backend, strategy) in backends {
             let opts = CheckOptions {
                 strategy,
@@ -121,16 +320,19 @@ pub fn run(b: Bench, variants: &[(&'static Scenario, &'static Variant)]) -> u8 {
                 seed: 0,
                 child_exe: b.child_exe.clone(),
                 minimize: false,
-                ..CheckOptions::default()
+                minimize_budget: 100_000,
             };
             let t = Instant::now();
-            let Ok(r) = check_variant(s, v, &opts) else { continue };
+            let r = check_variant(s, v, &opts).map_err(|e| e.to_string())?;
             let ms = t.elapsed().as_secs_f64() * 1000.0;
             // For loom, the unbounded run is the exhaustive one.
             let run =
                 if backend == "loom" { r.runs.iter().find(|x| x.run == "loom unbounded") } else { r.runs.first() };
             let Some(run) = run else { continue };
-            exhaustive.push(serde_json::json!({
+            if run.complete && backend == "bounded" {
+                complete_distinct = Some(run.distinct);
+            }
+            exhaustive.push(json!({
                 "scenario": s.name,
                 "variant": v.name,
                 "backend": backend,
@@ -140,41 +342,89 @@ pub fn run(b: Bench, variants: &[(&'static Scenario, &'static Variant)]) -> u8 {
                 "ms": ms,
             }));
         }
+        // Coverage: the share of all distinct interleavings the random run above reached.
+        if let (Some(all), Some(row)) = (complete_distinct, throughput.last_mut()) {
+            row["random_coverage"] = json!(distinct as f64 / all.max(1) as f64);
+            row["random_executions"] = json!(n);
+        }
     }
-    let out = serde_json::json!({ "bug_finding": bug_rows, "throughput": throughput, "exhaustive": exhaustive });
-    if b.json {
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-        return 0;
-    }
-    println!("bug finding ({} seeds, budget {} executions)", b.seeds, b.budget);
-    println!("{:<40} {:<10} {:>6} {:>8} {:>8} {:>9}", "variant", "strategy", "found", "median", "p90", "median ms");
-    for r in &bug_rows {
+    Ok((throughput, exhaustive))
+}
+
+fn opt_u(v: &Value) -> String {
+    v.as_u64().map_or("-".into(), |x| x.to_string())
+}
+
+fn print_tables(b: &Bench, out: &Value) {
+    let rows = |k: &str| out[k].as_array().cloned().unwrap_or_default();
+    let vname = |r: &Value| format!("{}/{}", r["scenario"].as_str().unwrap_or(""), r["variant"].as_str().unwrap_or(""));
+    println!(
+        "bug finding ({} seeds, budget {} executions; median and p90 count a miss as worse than any find)",
+        b.seeds, b.budget
+    );
+    println!("{:<52} {:<14} {:>6} {:>8} {:>8} {:>9}", "variant", "strategy", "found", "median", "p90", "median ms");
+    for r in rows("bug_finding") {
         println!(
-            "{:<40} {:<10} {:>5.0}% {:>8} {:>8} {:>9}",
-            format!("{}/{}", r["scenario"].as_str().unwrap_or(""), r["variant"].as_str().unwrap_or("")),
+            "{:<52} {:<14} {:>5.0}% {:>8} {:>8} {:>9}",
+            vname(&r),
             r["strategy"].as_str().unwrap_or(""),
             r["found"].as_f64().unwrap_or(0.0) * 100.0,
-            r["median_executions"].as_u64().map_or("-".into(), |x| x.to_string()),
-            r["p90_executions"].as_u64().map_or("-".into(), |x| x.to_string()),
+            opt_u(&r["median_executions"]),
+            opt_u(&r["p90_executions"]),
             r["median_ms"].as_f64().map_or("-".into(), |x| format!("{x:.1}")),
         );
     }
-    println!("\nthroughput (random, holds variants)");
-    for r in &throughput {
+    println!("\ndefault against the best single strategy and the best bare shuttle scheduler (median executions)");
+    println!(
+        "{:<52} {:>8} {:>22} {:>6} {:>22} {:>6}",
+        "variant", "default", "best single", "ratio", "best bare", "ratio"
+    );
+    for r in out["summary"]["per_bug"].as_array().cloned().unwrap_or_default() {
+        let best = |k: &str, m: &str| format!("{} {}", r[k].as_str().unwrap_or("-"), opt_u(&r[m]));
+        let ratio = |k: &str| r[k].as_f64().map_or("-".into(), |x| format!("{x:.2}"));
         println!(
-            "{:<40} {:>10.0} executions/s",
-            format!("{}/{}", r["scenario"].as_str().unwrap_or(""), r["variant"].as_str().unwrap_or("")),
-            r["executions_per_sec"].as_f64().unwrap_or(0.0)
+            "{:<52} {:>8} {:>22} {:>6} {:>22} {:>6}",
+            vname(&r),
+            opt_u(&r["default_median"]),
+            best("best_single", "best_single_median"),
+            ratio("default_vs_best_single"),
+            best("best_bare", "best_bare_median"),
+            ratio("default_vs_best_bare"),
+        );
+    }
+    println!("\ntotal of medians over every bug (a miss counts as the whole budget)");
+    for r in out["summary"]["totals"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "  {:<14} {:>9}  ({} bugs missed)",
+            r["strategy"].as_str().unwrap_or(""),
+            opt_u(&r["total_median_executions"]),
+            opt_u(&r["bugs_missed"])
+        );
+    }
+    println!("\nthroughput (random scheduler; harness against bare shuttle on the same body)");
+    println!(
+        "{:<52} {:>7} {:>12} {:>12} {:>9} {:>9}",
+        "variant", "threads", "harness/s", "bare/s", "overhead", "coverage"
+    );
+    for r in rows("throughput") {
+        println!(
+            "{:<52} {:>7} {:>12.0} {:>12.0} {:>8.2}x {:>9}",
+            vname(&r),
+            opt_u(&r["threads"]),
+            r["executions_per_sec"].as_f64().unwrap_or(0.0),
+            r["bare_executions_per_sec"].as_f64().unwrap_or(0.0),
+            r["overhead_vs_bare_shuttle"].as_f64().unwrap_or(0.0),
+            r["random_coverage"].as_f64().map_or("-".into(), |x| format!("{:.0}%", x * 100.0)),
         );
     }
     println!("\nexhaustive (holds variants)");
-    println!("{:<40} {:<12} {:>10} {:>9} {:>7} {:>9}", "variant", "backend", "executions", "distinct", "ratio", "ms");
-    for r in &exhaustive {
+    println!("{:<52} {:<12} {:>10} {:>9} {:>7} {:>9}", "variant", "backend", "executions", "distinct", "ratio", "ms");
+    for r in rows("exhaustive") {
         let e = r["executions"].as_f64().unwrap_or(0.0);
         let d = r["distinct_interleavings"].as_f64().unwrap_or(0.0);
         println!(
-            "{:<40} {:<12} {:>10} {:>9} {:>7.2} {:>9.0}{}",
-            format!("{}/{}", r["scenario"].as_str().unwrap_or(""), r["variant"].as_str().unwrap_or("")),
+            "{:<52} {:<12} {:>10} {:>9} {:>7.2} {:>9.0}{}",
+            vname(&r),
             r["backend"].as_str().unwrap_or(""),
             e,
             d,
@@ -183,5 +433,4 @@ pub fn run(b: Bench, variants: &[(&'static Scenario, &'static Variant)]) -> u8 {
             if r["complete"].as_bool() == Some(true) { "" } else { "  (incomplete)" }
         );
     }
-    0
 }

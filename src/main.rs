@@ -7,7 +7,7 @@ mod bench;
 mod nightly;
 
 use clap::{Parser, Subcommand};
-use harness::{check_variant, select, CheckOptions, Strategy};
+use harness::{check_variant, select, CheckOptions, Expect, Strategy};
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -78,6 +78,9 @@ enum Command {
     },
     /// Measure how fast each strategy finds each bug, throughput, and exhaustive search sizes.
     Bench {
+        /// Scenarios or variants to measure (`family/bug[threads=4]` too); default: the catalog and
+        /// the scalable family's benchmark instances.
+        targets: Vec<String>,
         /// Seeds per randomized strategy and bug.
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
         seeds: u64,
@@ -213,10 +216,24 @@ fn main() -> ExitCode {
             }
             ExitCode::from(nightly::run(nightly::Nightly { time, out, seed, shard, fuzz_inputs, variants }))
         }
-        Command::Bench { seeds, budget, json } => {
-            let variants: Vec<_> = catalog.iter().flat_map(|s| s.variants.iter().map(move |v| (*s, v))).collect();
+        Command::Bench { targets, seeds, budget, json } => {
+            let all = scenarios::all();
+            let selected = if targets.is_empty() {
+                select(catalog, &[]).and_then(|mut v| {
+                    v.extend(select(&all, &bench::family_targets())?);
+                    Ok(v)
+                })
+            } else {
+                select(&all, &targets)
+            };
+            let selected = match selected {
+                Ok(s) => s,
+                Err(e) => return bad_input(e),
+            };
+            let (bugs, holds): (Vec<_>, Vec<_>) =
+                selected.into_iter().partition(|(_, v)| v.expect == Expect::Counterexample);
             let b = bench::Bench { seeds, budget: budget as usize, json, child_exe: std::env::current_exe().ok() };
-            ExitCode::from(bench::run(b, &variants))
+            ExitCode::from(bench::run(b, &bugs, &holds))
         }
         Command::LoomChild { args } => loom_child(&scenarios::all(), &args),
     }

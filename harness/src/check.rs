@@ -223,6 +223,31 @@ fn run_report(run: String, family: &'static str, bound: Option<usize>, r: &FreeR
     }
 }
 
+/// Runs `variant` as a plain shuttle test would, under the shuttle scheduler `strategy` names
+/// (random, pct or urw) with `seed`, for at most `iterations` executions: the benchmark's
+/// baseline. See [`crate::explore::shuttle_bare`].
+pub fn bare(
+    variant: &'static Variant,
+    strategy: Strategy,
+    seed: u64,
+    iterations: usize,
+) -> Result<crate::explore::BareResult, Error> {
+    use crate::explore::shuttle_bare;
+    let n = iterations.max(1);
+    Ok(match strategy {
+        Strategy::Random => shuttle_bare(variant, RandomScheduler::new_from_seed(seed, n)),
+        Strategy::Pct { depth } => shuttle_bare(variant, PctScheduler::new_from_seed(seed, depth, n)),
+        Strategy::Urw => shuttle_bare(variant, UrwRandomScheduler::new_from_seed(seed, n)),
+        Strategy::Dfs => shuttle_bare(variant, DfsScheduler::new(Some(n), false)),
+        other => {
+            return Err(Error::new(
+                ErrorKind::BadOption,
+                format!("bare shuttle runs shuttle's own schedulers (random, pct, urw, dfs), not {other}"),
+            ))
+        }
+    })
+}
+
 /// Explores `variant` with `opts` and reports whether it met its expectation.
 pub fn check_variant(
     scenario: &'static Scenario,

@@ -286,6 +286,93 @@ where
     })
 }
 
+/// What a bare shuttle run found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BareResult {
+    /// Executions run, the failing one included.
+    pub executions: usize,
+    /// Whether an execution failed.
+    pub failed: bool,
+}
+
+/// The least a bare run needs around shuttle's scheduler: end the run after a failing execution
+/// (as a failed `assert!` would, without shuttle's printing), stop an execution the world halted,
+/// and keep shuttle's random scheduler from printing a "failing seed" when it is dropped early.
+/// One atomic load per execution and per decision; nothing recorded.
+struct Bare<S> {
+    inner: Option<S>,
+    failed: Arc<AtomicBool>,
+    halt: Arc<AtomicBool>,
+}
+
+impl<S> Drop for Bare<S> {
+    fn drop(&mut self) {
+        if self.failed.load(Ordering::Relaxed) || std::thread::panicking() {
+            std::mem::forget(self.inner.take());
+        }
+    }
+}
+
+impl<S: Scheduler> Scheduler for Bare<S> {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        // The world halted the previous execution (a deadlock, a panic): it failed.
+        if self.halt.load(Ordering::Relaxed) {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        if self.failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.inner.as_mut()?.new_execution()
+    }
+
+    fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
+        if self.halt.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.inner.as_mut()?.next_task(runnable, current, is_yielding)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.inner.as_mut().map_or(0, |s| s.next_u64())
+    }
+}
+
+/// Runs `variant`'s body the way a plain shuttle test runs its closure, as the baseline the
+/// benchmark measures the harness against: shuttle's `Runner` with `scheduler` itself (not wrapped
+/// to record its decisions), the world recording no trace, and the first execution that violates
+/// an invariant (or deadlocks, or panics) ending the run. Nothing is collected: no trace,
+/// witnesses or signatures.
+pub fn shuttle_bare<S>(variant: &'static Variant, scheduler: S) -> BareResult
+where
+    S: Scheduler + Send + 'static,
+{
+    isolated(move || {
+        let failed = Arc::new(AtomicBool::new(false));
+        let halt = Arc::new(AtomicBool::new(false));
+        let (f, h) = (Arc::clone(&failed), Arc::clone(&halt));
+        let counter = Arc::new(Mutex::new(0usize));
+        let bare = Bare { inner: Some(scheduler), failed: Arc::clone(&failed), halt: Arc::clone(&halt) };
+        // The scheduler is moved into the runner; count executions in the body instead.
+        let c = Arc::clone(&counter);
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            backend::with_backend(Backend::Shuttle, || {
+                shuttle::Runner::new(bare, quiet_config()).run(move || {
+                    *lock(&c) += 1;
+                    let world = Arc::new(World::new(Mode::Free, "main", MAX_STEPS, Some(Arc::clone(&h))).unrecorded());
+                    // A halted execution (deadlock, panic) unwinds out of here: a failure too.
+                    let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_body(variant, &world)));
+                    if finished.is_err() || world.violated() {
+                        f.store(true, Ordering::Relaxed);
+                    }
+                    world.teardown();
+                })
+            })
+        }));
+        let executions = *lock(&counter);
+        BareResult { executions, failed: failed.load(Ordering::Relaxed) || run.is_err() }
+    })
+}
+
 /// Hands out the controller of each controlled execution and learns from its outcome.
 pub trait Driver: Send + 'static {
     /// Called before the first execution with `None`, then after every execution with its outcome

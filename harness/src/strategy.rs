@@ -55,6 +55,11 @@ impl Strategy {
         })
     }
 
+    /// Whether the strategy explores the same schedules for every seed.
+    pub fn is_systematic(&self) -> bool {
+        matches!(self, Strategy::Dfs | Strategy::Bounded { .. } | Strategy::Exhaustive)
+    }
+
     /// The strategy's name.
     pub fn name(&self) -> &'static str {
         match self {

@@ -135,6 +135,11 @@ struct State {
     prev: Option<usize>,
     max_steps: usize,
     stopped: Option<Violation>,
+    /// Steps made so far.
+    steps: usize,
+    /// Whether steps, notes and the end state go into the trace (off for a bare run, which only
+    /// needs to know whether an invariant broke).
+    record: bool,
 }
 
 /// What a thread must do after changing the world's state: wake these threads, or stop.
@@ -199,6 +204,8 @@ impl World {
                 prev: None,
                 max_steps,
                 stopped: None,
+                steps: 0,
+                record: true,
             }),
         }
     }
@@ -369,8 +376,11 @@ impl World {
         step.thread = me;
         let mut st = self.st();
         st.prev = Some(me);
-        st.trace.rows.push(Row::Step(step));
-        let count = st.trace.step_count();
+        st.steps += 1;
+        if st.record {
+            st.trace.rows.push(Row::Step(step));
+        }
+        let count = st.steps;
         let mut found = Vec::new();
         for (inv, check) in &st.always {
             if !st.violations.iter().any(|v| v.name == inv.name) {
@@ -458,7 +468,7 @@ impl World {
                 kind: ViolationKind::Deadlock,
                 name: "deadlock".into(),
                 detail: format!("every thread is blocked: {}", waits.join("; ")),
-                at_step: st.trace.step_count(),
+                at_step: st.steps,
             };
             st.trace.rows.push(Row::Violated { invariant: v.name.clone(), detail: v.detail.clone() });
             st.violations.push(v.clone());
@@ -488,12 +498,8 @@ impl World {
     }
 
     fn stop_schedule(&self, st: &mut State, detail: String) {
-        let v = Violation {
-            kind: ViolationKind::Panic,
-            name: "schedule does not fit".into(),
-            detail,
-            at_step: st.trace.step_count(),
-        };
+        let v =
+            Violation { kind: ViolationKind::Panic, name: "schedule does not fit".into(), detail, at_step: st.steps };
         st.stopped = Some(v.clone());
         st.violations.push(v);
     }
@@ -506,16 +512,35 @@ impl World {
 
     pub(crate) fn note(&self, text: String) {
         let mut st = self.st();
-        let me = Self::me(&st);
-        st.trace.rows.push(Row::Note { thread: me, text });
+        if st.record {
+            let me = Self::me(&st);
+            st.trace.rows.push(Row::Note { thread: me, text });
+        }
     }
 
     pub(crate) fn setup(&self, text: String) {
-        self.st().trace.setup.push(text);
+        let mut st = self.st();
+        if st.record {
+            st.trace.setup.push(text);
+        }
     }
 
     pub(crate) fn end(&self, text: String) {
-        self.st().trace.end.push(text);
+        let mut st = self.st();
+        if st.record {
+            st.trace.end.push(text);
+        }
+    }
+
+    /// Stops recording the trace: a bare run keeps only the violations.
+    pub(crate) fn unrecorded(self) -> World {
+        self.st().record = false;
+        self
+    }
+
+    /// Whether some violation was recorded.
+    pub(crate) fn violated(&self) -> bool {
+        !self.st().violations.is_empty()
     }
 
     pub(crate) fn violate(&self, inv: &'static Invariant, detail: String) {
@@ -523,7 +548,7 @@ impl World {
         if st.violations.iter().any(|v| v.name == inv.name) {
             return;
         }
-        let at_step = st.trace.step_count();
+        let at_step = st.steps;
         st.trace.rows.push(Row::Violated { invariant: inv.name.to_string(), detail: detail.clone() });
         st.violations.push(Violation { kind: ViolationKind::Invariant, name: inv.name.to_string(), detail, at_step });
     }
@@ -538,7 +563,7 @@ impl World {
         if st.stopped.is_some() {
             return;
         }
-        let at_step = st.trace.step_count();
+        let at_step = st.steps;
         st.trace.rows.push(Row::Violated { invariant: "panic".into(), detail: message.clone() });
         let v = Violation { kind: ViolationKind::Panic, name: "panic".into(), detail: message, at_step };
         st.violations.push(v.clone());
@@ -581,18 +606,19 @@ impl World {
         drop(always);
     }
 
+    /// The outcome, once the execution is over (its trace is moved out).
     pub(crate) fn outcome(&self) -> (ExecOutcome, Vec<Decision>) {
-        let st = self.st();
+        let mut st = self.st();
         let controlled = st.controller.is_some();
         let preemptions = controlled.then(|| st.decisions.iter().filter(|d| d.is_preemption()).count());
         (
             ExecOutcome {
-                trace: st.trace.clone(),
+                trace: std::mem::take(&mut st.trace),
                 violations: st.violations.clone(),
                 preemptions,
                 witnesses: Vec::new(),
             },
-            st.decisions.clone(),
+            std::mem::take(&mut st.decisions),
         )
     }
 }

@@ -2,6 +2,7 @@
 //! side by side. Adding a scenario touches its file and one line of [`CATALOG`].
 
 pub mod drain_starvation;
+pub mod family;
 pub mod process_kill;
 pub mod save_durability;
 pub mod selftest;
@@ -23,7 +24,7 @@ pub static CATALOG: &[&Scenario] = &[
 
 /// Scenarios for checking the harness itself, reachable by name from tests and the loom child
 /// process but not listed or checked by default.
-pub static INTERNAL: &[&Scenario] = &[&selftest::SELFTEST];
+pub static INTERNAL: &[&Scenario] = &[&selftest::SELFTEST, &family::FAMILY];
 
 /// Every scenario, listed or not: what a replay string or the loom child may name.
 pub fn all() -> Vec<&'static Scenario> {
