@@ -157,14 +157,16 @@ pub fn run(
             let seeds = if deterministic(*runner) { 1 } else { b.seeds };
             let mut found = Vec::new();
             let mut ms = Vec::new();
+            let mut per_seed = Vec::new();
             for seed in 0..seeds {
                 let t = Instant::now();
                 match find(s, v, *runner, seed, b.budget) {
                     Ok(Some(n)) => {
                         found.push(n);
+                        per_seed.push(Some(n));
                         ms.push(t.elapsed().as_secs_f64() * 1000.0);
                     }
-                    Ok(None) => {}
+                    Ok(None) => per_seed.push(None),
                     Err(e) => {
                         eprintln!("error: {e}");
                         return 2;
@@ -185,6 +187,7 @@ pub fn run(
                 "median_executions": quantile(&found, n, 0.5),
                 "p90_executions": quantile(&found, n, 0.9),
                 "median_ms": median_f(ms),
+                "executions_by_seed": per_seed,
             }));
         }
     }

@@ -26,8 +26,8 @@ enum Command {
     Check {
         /// `SCENARIO` or `SCENARIO/VARIANT`; none checks the whole catalog.
         targets: Vec<String>,
-        /// random, pct, urw, dfs, bounded or exhaustive (loom; needs `--features loom`).
-        #[arg(long, default_value = "bounded")]
+        /// portfolio (the default), random, pct, urw, dfs, bounded or exhaustive (loom; needs `--features loom`).
+        #[arg(long, default_value = "portfolio")]
         strategy: String,
         /// Executions per run (the budget of `bounded`, the cap of `dfs`).
         #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]

@@ -7,22 +7,93 @@
 //! decisions of previous executions. Bound 0 first, then 1, then 2: so the first counterexample
 //! found has the fewest preemptions any counterexample has. The same search, restricted to one
 //! invariant and looking for the fewest steps at the lowest bound, is the minimizer.
+//!
+//! **Sleep sets** (Godefroid's partial-order reduction) keep the search from running executions
+//! that only reorder independent steps (steps that share no model object, see
+//! [`crate::trace::independent`]): once the subtree of thread `t` at a decision is explored, `t`
+//! sleeps in the subtrees of its siblings until a step dependent on `t`'s pending step runs, and a
+//! sleeping thread is never chosen. Without a bound, every class of executions up to reordering of
+//! independent steps is still explored, at least once, so a verdict is as complete as without the
+//! reduction. Within a preemption bound, an execution may be pruned whose explored equivalent needed
+//! more preemptions than the bound allows; such a bug is found at a higher bound or in the final
+//! unbounded search instead. The minimizer does not prune, so the fewest-preemption counterexample
+//! it reports is exact. What this relies on: a step reads and changes only the objects it names,
+//! and an `always` invariant reads one object (equivalent executions pass through the same states
+//! of every object, not through the same combined states).
 
-use crate::explore::{run_controlled, Driver, PrefixController};
+use crate::explore::{run_controlled, Driver};
 use crate::scenario::Variant;
+use crate::trace::independent;
 use crate::world::{Controller, Decision, ExecOutcome};
 use std::collections::BTreeSet;
+
+/// Threads asleep at a decision, each with the object(s) of its pending step.
+type Sleep = Vec<(usize, String)>;
+
+/// Wakes the sleepers a step of `thread` on `object` is dependent with.
+fn after_step(sleep: &mut Sleep, thread: usize, object: &str) {
+    sleep.retain(|(t, o)| *t != thread && independent(o, object));
+}
 
 struct Node {
     enabled: Vec<usize>,
     prev: Option<usize>,
     chosen: usize,
     tried: Vec<usize>,
+    /// Asleep when the search arrived here (empty without the reduction).
+    sleep: Sleep,
+    /// Children whose subtree is explored, with the object of the step that led there.
+    done: Sleep,
+    /// The object of the current child's step, once an execution has run it.
+    object: Option<String>,
 }
 
 impl Node {
     fn preempts(&self, choice: usize) -> bool {
         matches!(self.prev, Some(p) if p != choice && self.enabled.contains(&p))
+    }
+
+    fn asleep(&self, t: usize) -> bool {
+        self.sleep.iter().chain(&self.done).any(|(s, _)| *s == t)
+    }
+}
+
+/// Follows a prefix of decisions, then continues without preempting where it can, never choosing a
+/// sleeping thread while another is possible (and never exceeding the bound).
+struct SleepController {
+    prefix: Vec<usize>,
+    pos: usize,
+    /// Asleep after the prefix's last decision, before its step ran.
+    sleep: Sleep,
+    bound: usize,
+    preemptions: usize,
+}
+
+impl Controller for SleepController {
+    fn choose(&mut self, enabled: &[usize], prev: Option<usize>) -> Result<usize, String> {
+        let pick = if let Some(&t) = self.prefix.get(self.pos) {
+            t
+        } else {
+            let awake = |t: &usize| !self.sleep.iter().any(|(s, _)| s == t);
+            let prev_enabled = prev.filter(|p| enabled.contains(p));
+            match prev_enabled {
+                Some(p) if awake(&p) => p,
+                // Switching away from an enabled thread is a preemption: only within the bound.
+                Some(p) if self.preemptions >= self.bound => p,
+                _ => enabled.iter().copied().find(awake).unwrap_or(enabled[0]),
+            }
+        };
+        if matches!(prev, Some(p) if p != pick && enabled.contains(&p)) {
+            self.preemptions += 1;
+        }
+        self.pos += 1;
+        Ok(pick)
+    }
+
+    fn stepped(&mut self, thread: usize, object: &str) {
+        if self.pos >= self.prefix.len() {
+            after_step(&mut self.sleep, thread, object);
+        }
     }
 }
 
@@ -43,12 +114,17 @@ pub struct BoundedResult {
     pub bound_refused: bool,
     /// Signatures of the executions (see [`crate::Trace::signature`]).
     pub signatures: BTreeSet<u64>,
+    /// Executions cut short by the sleep sets: they reached a point where every thread they could
+    /// take only reordered independent steps of an explored execution (counted in `executions`).
+    pub sleep_blocked: usize,
 }
 
 /// Depth-first search over step orders with at most `bound` preemptions.
 struct Dfs {
     bound: usize,
     budget: usize,
+    /// Whether to prune with sleep sets.
+    por: bool,
     /// Only count violations of this name; keep the shortest. `None`: stop at the first violation.
     target: Option<String>,
     stack: Vec<Node>,
@@ -60,8 +136,11 @@ impl Dfs {
         self.result.executions += 1;
         self.result.signatures.insert(out.trace.signature());
         self.result.witnesses.extend(out.witnesses.iter().cloned());
+        // Decision i chose the thread that made step i.
+        let objects: Vec<String> = out.trace.steps().map(|s| s.object.clone()).collect();
+        let known = self.stack.len();
         for (i, d) in decisions.into_iter().enumerate() {
-            if i < self.stack.len() {
+            if i < known {
                 if self.stack[i].enabled != d.enabled || self.stack[i].chosen != d.chosen {
                     // Replaying the same prefix gave different choices: the scenario does something
                     // the scheduler does not control. Drop the rest of this branch.
@@ -69,9 +148,36 @@ impl Dfs {
                     self.stack.truncate(i + 1);
                     break;
                 }
+                if i + 1 == known {
+                    self.stack[i].object = objects.get(i).cloned();
+                }
                 continue;
             }
-            self.stack.push(Node { enabled: d.enabled, prev: d.prev, chosen: d.chosen, tried: vec![d.chosen] });
+            let sleep = match self.stack.last() {
+                Some(parent) if self.por => {
+                    let mut s: Sleep = parent.sleep.iter().chain(&parent.done).cloned().collect();
+                    if let Some(o) = &parent.object {
+                        after_step(&mut s, parent.chosen, o);
+                    }
+                    s
+                }
+                _ => Vec::new(),
+            };
+            if sleep.iter().any(|(t, _)| *t == d.chosen) {
+                // Every thread the execution could take here was asleep: what follows only
+                // reorders independent steps of executions already explored.
+                self.result.sleep_blocked += 1;
+                break;
+            }
+            self.stack.push(Node {
+                enabled: d.enabled,
+                prev: d.prev,
+                chosen: d.chosen,
+                tried: vec![d.chosen],
+                sleep,
+                done: Vec::new(),
+                object: objects.get(i).cloned(),
+            });
         }
         if let Some(v) = out.violation() {
             match &self.target {
@@ -98,8 +204,16 @@ impl Dfs {
     fn backtrack(&mut self) -> bool {
         while let Some(i) = self.stack.len().checked_sub(1) {
             let used: usize = self.stack[..i].iter().filter(|n| n.preempts(n.chosen)).count();
+            let por = self.por;
+            let node = &mut self.stack[i];
+            // The current child's subtree is explored: its thread sleeps in its siblings' subtrees.
+            if por {
+                if let Some(o) = node.object.take() {
+                    node.done.push((node.chosen, o));
+                }
+            }
             let node = &self.stack[i];
-            let untried = || node.enabled.iter().copied().filter(|c| !node.tried.contains(c));
+            let untried = || node.enabled.iter().copied().filter(|c| !node.tried.contains(c) && !node.asleep(*c));
             let alt = untried().find(|c| used + usize::from(node.preempts(*c)) <= self.bound);
             if alt.is_none() && untried().next().is_some() {
                 self.result.bound_refused = true;
@@ -136,15 +250,25 @@ impl Driver for Dfs {
             return None;
         }
         let prefix = self.stack.iter().map(|n| n.chosen).collect();
-        Some(Box::new(PrefixController::new(prefix, false)))
+        let sleep = match self.stack.last() {
+            Some(n) if self.por => n.sleep.iter().chain(&n.done).cloned().collect(),
+            _ => Vec::new(),
+        };
+        Some(Box::new(SleepController { prefix, pos: 0, sleep, bound: self.bound, preemptions: 0 }))
     }
 }
 
 /// Explores every schedule of `variant` with at most `bound` preemptions (up to `budget`
-/// executions). Without `target`, stops at the first violation; with it, keeps the violation of
-/// that invariant with the fewest steps.
-pub fn search(variant: &'static Variant, bound: usize, budget: usize, target: Option<String>) -> BoundedResult {
-    let dfs = Dfs { bound, budget, target, stack: Vec::new(), result: BoundedResult::default() };
+/// executions), pruned by sleep sets when `por`. Without `target`, stops at the first violation;
+/// with it, keeps the violation of that invariant with the fewest steps.
+pub fn search(
+    variant: &'static Variant,
+    bound: usize,
+    budget: usize,
+    target: Option<String>,
+    por: bool,
+) -> BoundedResult {
+    let dfs = Dfs { bound, budget, por, target, stack: Vec::new(), result: BoundedResult::default() };
     run_controlled(variant, dfs).result
 }
 
@@ -157,30 +281,113 @@ pub const STEPPED_BOUNDS: usize = 3;
 /// whole space. Returns the result and the last bound searched (`usize::MAX` for unlimited).
 /// `complete` means the whole space of schedules was covered, not just the last bound's.
 pub fn iterative(variant: &'static Variant, max_bound: Option<usize>, budget: usize) -> (BoundedResult, usize) {
-    let mut total = BoundedResult::default();
-    let mut bound = 0;
-    loop {
-        let r = search(variant, bound, budget.saturating_sub(total.executions), None);
-        total.executions += r.executions;
-        total.witnesses.extend(r.witnesses);
-        total.nondeterministic += r.nondeterministic;
-        total.bound_refused = r.bound_refused;
-        total.signatures.extend(r.signatures);
-        if r.counterexample.is_some() {
-            total.counterexample = r.counterexample;
-            return (total, bound);
+    let mut search = Resumable::new(variant, max_bound);
+    search.run(budget);
+    search.finish()
+}
+
+/// An iterative preemption-bounding search that runs in slices: the portfolio runs it a few
+/// executions at a time between its other members, and it picks up where it stopped.
+pub struct Resumable {
+    variant: &'static Variant,
+    max_bound: Option<usize>,
+    bound: usize,
+    /// The search of the current bound, between slices.
+    dfs: Option<Dfs>,
+    /// What the finished bounds found.
+    total: BoundedResult,
+    ended: bool,
+}
+
+impl Resumable {
+    /// A search that has not run yet.
+    pub fn new(variant: &'static Variant, max_bound: Option<usize>) -> Resumable {
+        Resumable { variant, max_bound, bound: 0, dfs: None, total: BoundedResult::default(), ended: false }
+    }
+
+    /// Whether the search has ended: it found a counterexample, covered every schedule, or
+    /// covered its largest bound.
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Executions run so far.
+    pub fn executions(&self) -> usize {
+        self.total.executions + self.dfs.as_ref().map_or(0, |d| d.result.executions)
+    }
+
+    /// Whether a counterexample was found.
+    pub fn found(&self) -> bool {
+        self.total.counterexample.is_some()
+    }
+
+    /// Runs at most `executions` more executions.
+    pub fn run(&mut self, executions: usize) {
+        let mut left = executions;
+        while left > 0 && !self.ended {
+            let mut dfs = self.dfs.take().unwrap_or_else(|| Dfs {
+                bound: self.bound,
+                budget: 0,
+                por: true,
+                target: None,
+                stack: Vec::new(),
+                result: BoundedResult::default(),
+            });
+            let before = dfs.result.executions;
+            dfs.budget = before + left;
+            let mut dfs = run_controlled(self.variant, dfs);
+            let spent = dfs.result.executions - before;
+            left = left.saturating_sub(spent);
+            let found = dfs.result.counterexample.is_some();
+            if !found && !dfs.result.complete {
+                // Out of this slice's executions, in the middle of the bound.
+                if spent > 0 {
+                    self.dfs = Some(dfs);
+                    continue;
+                }
+                self.dfs = Some(dfs);
+                return;
+            }
+            let r = std::mem::take(&mut dfs.result);
+            let counterexample = self.absorb(r);
+            if found {
+                self.total.counterexample = counterexample;
+                self.ended = true;
+                return;
+            }
+            // A complete search that never had a preemption to refuse has covered every schedule.
+            let covered_all = !self.total.bound_refused;
+            let at_max = self.max_bound.is_some_and(|m| self.bound >= m);
+            if covered_all || at_max {
+                self.total.complete = covered_all;
+                self.ended = true;
+                return;
+            }
+            self.bound = match self.max_bound {
+                None if self.bound >= STEPPED_BOUNDS => usize::MAX,
+                _ => self.bound + 1,
+            };
         }
-        // A complete search that never had a preemption to refuse has covered every schedule.
-        let covered_all = r.complete && !r.bound_refused;
-        let at_max = max_bound.is_some_and(|m| bound >= m);
-        if covered_all || at_max || !r.complete || total.executions >= budget {
-            total.complete = covered_all;
-            return (total, bound);
+    }
+
+    /// Adds a finished (or abandoned) bound's result to the total; returns its counterexample.
+    fn absorb(&mut self, r: BoundedResult) -> Option<ExecOutcome> {
+        self.total.executions += r.executions;
+        self.total.witnesses.extend(r.witnesses);
+        self.total.nondeterministic += r.nondeterministic;
+        self.total.sleep_blocked += r.sleep_blocked;
+        self.total.bound_refused = r.bound_refused;
+        self.total.signatures.extend(r.signatures);
+        r.counterexample
+    }
+
+    /// The result so far and the bound it reached (`usize::MAX` for unlimited).
+    pub fn finish(mut self) -> (BoundedResult, usize) {
+        if let Some(mut d) = self.dfs.take() {
+            let r = std::mem::take(&mut d.result);
+            self.absorb(r);
         }
-        bound = match max_bound {
-            None if bound >= STEPPED_BOUNDS => usize::MAX,
-            _ => bound + 1,
-        };
+        (self.total, self.bound)
     }
 }
 
@@ -194,7 +401,7 @@ pub fn minimize(
 ) -> (Option<ExecOutcome>, usize) {
     let mut executions = 0;
     for bound in 0..=max_preemptions {
-        let r = search(variant, bound, budget.saturating_sub(executions), Some(name.to_string()));
+        let r = search(variant, bound, budget.saturating_sub(executions), Some(name.to_string()), false);
         executions += r.executions;
         if r.counterexample.is_some() {
             return (r.counterexample, executions);

@@ -293,6 +293,23 @@ pub fn check_variant(
         Strategy::Exhaustive => {
             exhaustive_runs(scenario, variant, opts, &mut runs)?;
         }
+        Strategy::Portfolio => {
+            // Like `bounded`, the portfolio gets at least the minimizer's budget, so that its
+            // bounded member can finish a holds proof.
+            let budget = n.max(opts.minimize_budget);
+            for (member, r) in crate::portfolio::run(variant, crate::portfolio::MEMBERS, opts.seed, budget, n) {
+                match r {
+                    crate::portfolio::MemberResult::Shuttle(r) => {
+                        runs.push((run_report(format!("portfolio: {}", member.label()), "shuttle", None, &r), r));
+                    }
+                    crate::portfolio::MemberResult::Bounded(b, bound) => {
+                        let (mut report, r) = bounded_run(b, bound);
+                        report.run = format!("portfolio: {}", report.run);
+                        runs.push((report, r));
+                    }
+                }
+            }
+        }
     }
     let executions = runs.iter().map(|(_, r)| r.executions).sum();
     let mut witnesses_reached = BTreeSet::new();
@@ -328,7 +345,13 @@ pub fn check_variant(
         .iter()
         .map(|w| WitnessReport { name: w.name.into(), reached: witnesses_reached.contains(w.name) })
         .collect();
-    let exhaustive = runs.iter().all(|(r, _)| r.complete) && found.is_none();
+    // A portfolio's samples never complete; its bounded member's search does.
+    let exhaustive = found.is_none()
+        && if opts.strategy == Strategy::Portfolio {
+            runs.iter().any(|(r, _)| r.family == "bounded" && r.complete)
+        } else {
+            runs.iter().all(|(r, _)| r.complete)
+        };
     let mut report = VariantReport {
         scenario: scenario.name.into(),
         variant: variant.name.into(),

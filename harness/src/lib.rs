@@ -14,6 +14,7 @@ pub mod explore;
 pub mod fixture;
 #[cfg(feature = "loom")]
 pub mod loom_run;
+pub mod portfolio;
 pub mod replay;
 pub mod scenario;
 pub mod shrink;

@@ -24,15 +24,18 @@ pub enum Strategy {
     },
     /// loom's model checker: unbounded and with preemption bounds 1, 2 and 3, which must agree.
     Exhaustive,
+    /// Several searches side by side, a growing slice of executions each in turn (see
+    /// [`crate::portfolio`]): shuttle's urw, PCT with depth 3 and random, and `bounded`.
+    Portfolio,
 }
 
 /// Every strategy name, for messages.
-pub const STRATEGY_NAMES: &str = "random, pct, urw, dfs, bounded, exhaustive";
+pub const STRATEGY_NAMES: &str = "portfolio, random, pct, urw, dfs, bounded, exhaustive";
 
 impl Strategy {
-    /// The default strategy: systematic, finds the fewest-preemption bug first, and proves a
-    /// `holds` at step granularity when its search completes.
-    pub const DEFAULT: Strategy = Strategy::Bounded { max_preemptions: None };
+    /// The default strategy, chosen by `interleave bench` (see the README): the portfolio finds
+    /// bugs of every shape the benchmark has fast, and proves a `holds` with its bounded member.
+    pub const DEFAULT: Strategy = Strategy::Portfolio;
 
     /// Parses a strategy name; `depth` and `max_preemptions` fill in the parameters.
     pub fn parse(name: &str, depth: usize, max_preemptions: Option<usize>) -> Result<Strategy, Error> {
@@ -43,6 +46,7 @@ impl Strategy {
             "dfs" => Strategy::Dfs,
             "bounded" => Strategy::Bounded { max_preemptions },
             "exhaustive" => Strategy::Exhaustive,
+            "portfolio" => Strategy::Portfolio,
             other => {
                 return Err(Error::new(
                     ErrorKind::BadOption,
@@ -69,6 +73,7 @@ impl Strategy {
             Strategy::Dfs => "dfs",
             Strategy::Bounded { .. } => "bounded",
             Strategy::Exhaustive => "exhaustive",
+            Strategy::Portfolio => "portfolio",
         }
     }
 }

@@ -14,13 +14,28 @@ use std::fmt::Write as _;
 pub struct Step {
     /// Index of the logical thread that made the step (0 is the scenario's main thread).
     pub thread: usize,
-    /// The model object the step acted on (a file system, a lock, a PID table). Steps on different
-    /// objects commute.
+    /// The model object the step acted on (a file system, a lock, a PID table), or several joined
+    /// by `+`. Steps that share no object commute: the harness's reductions and its count of
+    /// distinct interleavings rely on a step changing and reading only the objects it names.
     pub object: String,
     /// The call with its arguments, e.g. `open("/state/w.json", O_WRONLY|O_CREAT|O_TRUNC)`.
     pub call: String,
     /// What the call returned, e.g. `fd 3` or `ENOENT`.
     pub result: String,
+}
+
+impl Step {
+    /// The model objects the step touched: `object`, split at `+` (a process's death, say, also
+    /// releases its files and locks, so it touches `processes+fs`).
+    pub fn objects(&self) -> impl Iterator<Item = &str> {
+        self.object.split('+')
+    }
+}
+
+/// Whether steps on `a` and on `b` (each one or more objects joined by `+`) commute: they share no
+/// object.
+pub fn independent(a: &str, b: &str) -> bool {
+    a.split('+').all(|x| b.split('+').all(|y| x != y))
 }
 
 /// One row of a trace.
@@ -83,7 +98,9 @@ impl Trace {
     pub fn signature(&self) -> u64 {
         let mut per_object: std::collections::BTreeMap<&str, Vec<(usize, &str)>> = std::collections::BTreeMap::new();
         for s in self.steps() {
-            per_object.entry(s.object.as_str()).or_default().push((s.thread, s.call.as_str()));
+            for o in s.objects() {
+                per_object.entry(o).or_default().push((s.thread, s.call.as_str()));
+            }
         }
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         let mut eat = |bytes: &[u8]| {

@@ -78,6 +78,9 @@ impl Decision {
 pub trait Controller: Send {
     /// The thread to make the next step.
     fn choose(&mut self, enabled: &[usize], prev: Option<usize>) -> Result<usize, String>;
+
+    /// Told after every step which thread made it and on which object (see [`Step::object`]).
+    fn stepped(&mut self, _thread: usize, _object: &str) {}
 }
 
 /// How an execution is scheduled.
@@ -377,6 +380,9 @@ impl World {
         let mut st = self.st();
         st.prev = Some(me);
         st.steps += 1;
+        if let Some(c) = st.controller.as_mut() {
+            c.stepped(me, &step.object);
+        }
         if st.record {
             st.trace.rows.push(Row::Step(step));
         }

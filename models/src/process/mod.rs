@@ -71,12 +71,31 @@ impl Procs {
         ready: impl Fn(&ProcTable) -> Result<(), String> + Send + 'static,
         op: impl FnOnce(&mut ProcTable) -> (R, String, String),
     ) -> R {
+        self.step_on("processes", ready, op)
+    }
+
+    /// A step that can end a process: with a file system attached, its death releases the
+    /// process's files and locks in the same step, so the step touches both objects.
+    fn death_step<R>(
+        &self,
+        ready: impl Fn(&ProcTable) -> Result<(), String> + Send + 'static,
+        op: impl FnOnce(&mut ProcTable) -> (R, String, String),
+    ) -> R {
+        self.step_on(if self.fs.is_some() { "processes+fs" } else { "processes" }, ready, op)
+    }
+
+    fn step_on<R>(
+        &self,
+        object: &'static str,
+        ready: impl Fn(&ProcTable) -> Result<(), String> + Send + 'static,
+        op: impl FnOnce(&mut ProcTable) -> (R, String, String),
+    ) -> R {
         let watched = Arc::clone(&self.table);
         self.ctx.step(
             move || ready(&watched.lock().unwrap_or_else(|e| e.into_inner())),
             || {
                 let (r, call, result) = op(&mut self.st());
-                (r, Step { thread: 0, object: "processes".into(), call, result })
+                (r, Step { thread: 0, object: object.into(), call, result })
             },
         )
     }
@@ -103,7 +122,7 @@ impl Procs {
     /// The process `pid` exits with `code` (made by the thread that plays that process). Its files
     /// and locks are released in the same step.
     pub fn exit(&self, pid: Pid, code: i32) -> Result<(), Errno> {
-        self.step(
+        self.death_step(
             |_| Ok(()),
             |t| {
                 let r = t.exit(pid, code);
@@ -118,7 +137,7 @@ impl Procs {
 
     /// `kill(pid, sig)` through a raw PID: reaches whoever holds the PID now.
     pub fn kill(&self, pid: Pid, sig: Signal) -> Result<KillEffect, Errno> {
-        self.step(
+        self.death_step(
             |_| Ok(()),
             |t| {
                 let r = t.kill(pid, sig);
@@ -141,7 +160,7 @@ impl Procs {
     /// Signals through a handle: refused once the handle's process was reaped.
     pub fn kill_handle(&self, h: &ChildHandle, sig: Signal) -> Result<KillEffect, Errno> {
         let h = *h;
-        self.step(
+        self.death_step(
             |_| Ok(()),
             |t| {
                 let r = t.kill_handle(&h, sig);

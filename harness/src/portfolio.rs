@@ -1,0 +1,182 @@
+//! The default strategy: a portfolio that runs several searches side by side, a slice of
+//! executions each in turn, and stops as soon as one finds a counterexample or the systematic one
+//! has covered every schedule.
+//!
+//! Why a portfolio: the benchmark shows that no single search wins on every shape of bug. shuttle's
+//! random walks find the catalog's shallow bugs in a handful of executions but lose badly on long
+//! threads; PCT finds deep ordering bugs among long threads but loses on bugs that need many
+//! scheduling changes; the step-level bounded search finds every bug of a given preemption depth
+//! with certainty, and only it can prove a `holds`, but it walks its space in a fixed order.
+//! Slices grow geometrically (1, 1, 2, 2, 4, 4, … executions per member and round), so a bug that
+//! one member finds in `x` executions costs the portfolio at most about `members × x` (and much
+//! less when the fast member is tried first), while a `holds` proof still ends with the bounded
+//! search complete.
+
+use crate::bounded::{BoundedResult, Resumable};
+use crate::explore::{shuttle_free, FreeResult};
+use crate::scenario::Variant;
+use shuttle::scheduler::{PctScheduler, RandomScheduler, Schedule, Scheduler, Task, TaskId, UrwRandomScheduler};
+use std::sync::{Arc, Mutex};
+
+/// A member of the portfolio, in the order each round runs them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Member {
+    /// shuttle's uniformly random scheduler.
+    Random,
+    /// shuttle's uniform random walk.
+    Urw,
+    /// shuttle's PCT with this depth.
+    Pct(usize),
+    /// The step-level iterative preemption bounding search.
+    Bounded,
+}
+
+/// The default portfolio's members, in the order each round runs them.
+pub const MEMBERS: &[Member] = &[Member::Urw, Member::Pct(3), Member::Random, Member::Bounded];
+
+impl Member {
+    /// Its label in reports.
+    pub fn label(&self) -> String {
+        match self {
+            Member::Random => "random".into(),
+            Member::Urw => "urw".into(),
+            Member::Pct(d) => format!("pct(depth {d})"),
+            Member::Bounded => "bounded".into(),
+        }
+    }
+}
+
+type Shared = Arc<Mutex<Box<dyn Scheduler + Send>>>;
+
+fn lock<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A slice of a member's executions: its scheduler, lent for `left` more executions.
+struct Slice {
+    inner: Shared,
+    left: usize,
+}
+
+impl Scheduler for Slice {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        lock(&self.inner).new_execution()
+    }
+
+    fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
+        lock(&self.inner).next_task(runnable, current, is_yielding)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        lock(&self.inner).next_u64()
+    }
+}
+
+enum State {
+    Shuttle { scheduler: Shared, result: FreeResult },
+    Bounded(Resumable),
+}
+
+/// What one member did.
+pub enum MemberResult {
+    /// A shuttle member's executions.
+    Shuttle(FreeResult),
+    /// The bounded member's search, and the bound it reached.
+    Bounded(BoundedResult, usize),
+}
+
+/// Runs the portfolio of `members` on `variant` within `budget` executions in all; each shuttle
+/// member samples at most `iterations` executions. Returns each member's result, in order.
+pub fn run(
+    variant: &'static Variant,
+    members: &[Member],
+    seed: u64,
+    budget: usize,
+    iterations: usize,
+) -> Vec<(Member, MemberResult)> {
+    let n = iterations.max(1);
+    let mut states: Vec<(Member, State, bool)> = members
+        .iter()
+        .map(|m| {
+            let state = match *m {
+                Member::Random => shuttle(Box::new(RandomScheduler::new_from_seed(seed, n))),
+                Member::Urw => shuttle(Box::new(UrwRandomScheduler::new_from_seed(seed, n))),
+                Member::Pct(d) => shuttle(Box::new(PctScheduler::new_from_seed(seed, d, n))),
+                Member::Bounded => State::Bounded(Resumable::new(variant, None)),
+            };
+            (*m, state, false)
+        })
+        .collect();
+    let mut spent = 0;
+    let mut round = 0u32;
+    'rounds: while spent < budget && states.iter().any(|(_, _, done)| !done) {
+        let size = 1usize << (round / 2).min(20);
+        round += 1;
+        for (_, state, done) in states.iter_mut().filter(|(_, _, done)| !*done) {
+            let size = size.min(budget - spent);
+            if size == 0 {
+                break 'rounds;
+            }
+            match state {
+                State::Shuttle { scheduler, result } => {
+                    let r = shuttle_free(variant, Slice { inner: Arc::clone(scheduler), left: size }, size);
+                    spent += r.executions;
+                    // Fewer executions than lent: the scheduler has run all it may.
+                    *done = r.executions < size && r.counterexample.is_none();
+                    let found = r.counterexample.is_some();
+                    merge(result, r);
+                    if found {
+                        break 'rounds;
+                    }
+                }
+                State::Bounded(search) => {
+                    let before = search.executions();
+                    search.run(size);
+                    spent += search.executions() - before;
+                    *done = search.ended();
+                    // Found a counterexample, or covered every schedule: nothing left to learn.
+                    if search.ended() {
+                        break 'rounds;
+                    }
+                }
+            }
+        }
+    }
+    states
+        .into_iter()
+        .map(|(m, state, _)| {
+            let r = match state {
+                State::Shuttle { scheduler, result } => {
+                    // shuttle's random scheduler prints a "failing seed" when dropped in the middle
+                    // of an execution, which is where a slice leaves it: forget it instead.
+                    std::mem::forget(scheduler);
+                    MemberResult::Shuttle(result)
+                }
+                State::Bounded(search) => {
+                    let (b, bound) = search.finish();
+                    MemberResult::Bounded(b, bound)
+                }
+            };
+            (m, r)
+        })
+        .collect()
+}
+
+fn shuttle(scheduler: Box<dyn Scheduler + Send>) -> State {
+    State::Shuttle { scheduler: Arc::new(Mutex::new(scheduler)), result: FreeResult::default() }
+}
+
+fn merge(into: &mut FreeResult, r: FreeResult) {
+    into.executions += r.executions;
+    into.decisions += r.decisions;
+    into.witnesses.extend(r.witnesses);
+    into.signatures.extend(r.signatures);
+    into.distinct = into.signatures.len();
+    if into.counterexample.is_none() {
+        into.counterexample = r.counterexample;
+    }
+}
