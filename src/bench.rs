@@ -211,7 +211,7 @@ pub fn run(
         "budget": b.budget,
     });
     if b.json {
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         print_tables(&b, &out);
     }
@@ -310,8 +310,11 @@ fn holds_tables(
             "bare_executions_per_sec": bare,
             "overhead_vs_bare_shuttle": if ours > 0.0 { bare / ours } else { 0.0 },
         }));
-        let mut backends =
-            vec![("shuttle dfs", Strategy::Dfs), ("bounded", Strategy::Bounded { max_preemptions: None })];
+        let mut backends = vec![
+            ("dfs", Strategy::Dfs),
+            ("shuttle dfs", Strategy::ShuttleDfs),
+            ("bounded", Strategy::Bounded { max_preemptions: None }),
+        ];
         if cfg!(feature = "loom") && b.child_exe.is_some() {
             backends.push(("loom", Strategy::Exhaustive));
         }
@@ -361,13 +364,14 @@ fn opt_u(v: &Value) -> String {
 fn print_tables(b: &Bench, out: &Value) {
     let rows = |k: &str| out[k].as_array().cloned().unwrap_or_default();
     let vname = |r: &Value| format!("{}/{}", r["scenario"].as_str().unwrap_or(""), r["variant"].as_str().unwrap_or(""));
-    println!(
+    outln!(
         "bug finding ({} seeds, budget {} executions; median and p90 count a miss as worse than any find)",
-        b.seeds, b.budget
+        b.seeds,
+        b.budget
     );
-    println!("{:<52} {:<14} {:>6} {:>8} {:>8} {:>9}", "variant", "strategy", "found", "median", "p90", "median ms");
+    outln!("{:<52} {:<14} {:>6} {:>8} {:>8} {:>9}", "variant", "strategy", "found", "median", "p90", "median ms");
     for r in rows("bug_finding") {
-        println!(
+        outln!(
             "{:<52} {:<14} {:>5.0}% {:>8} {:>8} {:>9}",
             vname(&r),
             r["strategy"].as_str().unwrap_or(""),
@@ -377,15 +381,20 @@ fn print_tables(b: &Bench, out: &Value) {
             r["median_ms"].as_f64().map_or("-".into(), |x| format!("{x:.1}")),
         );
     }
-    println!("\ndefault against the best single strategy and the best bare shuttle scheduler (median executions)");
-    println!(
+    outln!("\ndefault against the best single strategy and the best bare shuttle scheduler (median executions)");
+    outln!(
         "{:<52} {:>8} {:>22} {:>6} {:>22} {:>6}",
-        "variant", "default", "best single", "ratio", "best bare", "ratio"
+        "variant",
+        "default",
+        "best single",
+        "ratio",
+        "best bare",
+        "ratio"
     );
     for r in out["summary"]["per_bug"].as_array().cloned().unwrap_or_default() {
         let best = |k: &str, m: &str| format!("{} {}", r[k].as_str().unwrap_or("-"), opt_u(&r[m]));
         let ratio = |k: &str| r[k].as_f64().map_or("-".into(), |x| format!("{x:.2}"));
-        println!(
+        outln!(
             "{:<52} {:>8} {:>22} {:>6} {:>22} {:>6}",
             vname(&r),
             opt_u(&r["default_median"]),
@@ -395,22 +404,27 @@ fn print_tables(b: &Bench, out: &Value) {
             ratio("default_vs_best_bare"),
         );
     }
-    println!("\ntotal of medians over every bug (a miss counts as the whole budget)");
+    outln!("\ntotal of medians over every bug (a miss counts as the whole budget)");
     for r in out["summary"]["totals"].as_array().cloned().unwrap_or_default() {
-        println!(
+        outln!(
             "  {:<14} {:>9}  ({} bugs missed)",
             r["strategy"].as_str().unwrap_or(""),
             opt_u(&r["total_median_executions"]),
             opt_u(&r["bugs_missed"])
         );
     }
-    println!("\nthroughput (random scheduler; harness against bare shuttle on the same body)");
-    println!(
+    outln!("\nthroughput (random scheduler; harness against bare shuttle on the same body)");
+    outln!(
         "{:<52} {:>7} {:>12} {:>12} {:>9} {:>9}",
-        "variant", "threads", "harness/s", "bare/s", "overhead", "coverage"
+        "variant",
+        "threads",
+        "harness/s",
+        "bare/s",
+        "overhead",
+        "coverage"
     );
     for r in rows("throughput") {
-        println!(
+        outln!(
             "{:<52} {:>7} {:>12.0} {:>12.0} {:>8.2}x {:>9}",
             vname(&r),
             opt_u(&r["threads"]),
@@ -420,12 +434,12 @@ fn print_tables(b: &Bench, out: &Value) {
             r["random_coverage"].as_f64().map_or("-".into(), |x| format!("{:.0}%", x * 100.0)),
         );
     }
-    println!("\nexhaustive (holds variants)");
-    println!("{:<52} {:<12} {:>10} {:>9} {:>7} {:>9}", "variant", "backend", "executions", "distinct", "ratio", "ms");
+    outln!("\nexhaustive (holds variants)");
+    outln!("{:<52} {:<12} {:>10} {:>9} {:>7} {:>9}", "variant", "backend", "executions", "distinct", "ratio", "ms");
     for r in rows("exhaustive") {
         let e = r["executions"].as_f64().unwrap_or(0.0);
         let d = r["distinct_interleavings"].as_f64().unwrap_or(0.0);
-        println!(
+        outln!(
             "{:<52} {:<12} {:>10} {:>9} {:>7.2} {:>9.0}{}",
             vname(&r),
             r["backend"].as_str().unwrap_or(""),

@@ -3,6 +3,23 @@
 //! Exit status: 0 when every outcome met its expectation (for `replay`: the execution violated
 //! nothing), 1 when one did not (for `replay`: it violated an invariant), 2 for bad input.
 
+/// `println!` that does not panic when standard output is closed (`interleave check | head`): the
+/// output is simply dropped.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` that does not panic when standard output is closed.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod bench;
 mod nightly;
 
@@ -26,10 +43,10 @@ enum Command {
     Check {
         /// `SCENARIO` or `SCENARIO/VARIANT`; none checks the whole catalog.
         targets: Vec<String>,
-        /// portfolio (the default), random, pct, urw, dfs, bounded or exhaustive (loom; needs `--features loom`).
+        /// portfolio (the default), random, pct, urw, dfs, shuttle-dfs, bounded or exhaustive (loom; needs `--features loom`).
         #[arg(long, default_value = "portfolio")]
         strategy: String,
-        /// Executions per run (the budget of `bounded`, the cap of `dfs`).
+        /// Executions per run (the budget of `bounded` and `portfolio`, the cap of `dfs`).
         #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
         iterations: u64,
         /// The run's seed.
@@ -181,10 +198,10 @@ fn main() -> ExitCode {
             let ok = reports.iter().all(|r| r.ok);
             if json {
                 let v = serde_json::json!({ "ok": ok, "results": reports });
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
                 let failed = reports.iter().filter(|r| !r.ok).count();
-                println!(
+                outln!(
                     "{} variants, {} met their expectation, {} did not",
                     reports.len(),
                     reports.len() - failed,
@@ -199,7 +216,7 @@ fn main() -> ExitCode {
         }
         Command::Replay { schedule } => match replay_input(&schedule) {
             Ok(r) => {
-                print!("{}", r.rendered);
+                out!("{}", r.rendered);
                 if r.outcome.violation().is_some() {
                     ExitCode::from(1)
                 } else {
@@ -273,7 +290,7 @@ fn replay_input(input: &str) -> Result<harness::check::ReplayReport, harness::Er
 
 fn print_report(r: &harness::VariantReport) {
     let verdict = if r.ok { "ok" } else { "FAILED" };
-    println!(
+    outln!(
         "{:<40} expect {:<15} found {:<15} {:>8} executions {:>7} distinct {:>7} ms  {verdict}",
         format!("{}/{}", r.scenario, r.variant),
         r.expect.to_string(),
@@ -283,20 +300,20 @@ fn print_report(r: &harness::VariantReport) {
         r.elapsed_ms
     );
     for w in &r.witnesses {
-        println!("    witness \"{}\": {}", w.name, if w.reached { "reached" } else { "NOT reached" });
+        outln!("    witness \"{}\": {}", w.name, if w.reached { "reached" } else { "NOT reached" });
     }
     if let Some(d) = &r.disagreement {
-        println!("    disagreement: {d}");
+        outln!("    disagreement: {d}");
     }
     if let Some(p) = &r.problem {
-        println!("    problem: {p}");
+        outln!("    problem: {p}");
     }
     if let (Some(trace), Some(replay)) = (&r.trace, &r.replay) {
-        println!();
+        outln!();
         for line in trace.lines() {
-            println!("    {line}");
+            outln!("    {line}");
         }
-        println!("    replay: interleave replay {replay}");
-        println!();
+        outln!("    replay: interleave replay {replay}");
+        outln!();
     }
 }

@@ -157,7 +157,7 @@ fn fuzz_parsers(seed: u64, count: u64) -> (u64, Vec<String>) {
 pub fn run(n: Nightly) -> u8 {
     let seed = n.seed.unwrap_or_else(date_seed);
     let (shard_i, shard_n) = n.shard;
-    println!(
+    outln!(
         "nightly: seed {seed}, shard {shard_i}/{shard_n}, {} variants, {}",
         n.variants.len(),
         humantime::format_duration(n.time)
@@ -218,7 +218,7 @@ pub fn run(n: Nightly) -> u8 {
                 let line = format!("{}/{}: {} found \"{inv}\" (seed {chunk_seed})", t.scenario, t.variant, strategy);
                 match &bar {
                     Some(b) => b.println(line),
-                    None => println!("{line}"),
+                    None => outln!("{line}"),
                 }
                 if t.expect == Expect::Holds {
                     let f = Fixture {
@@ -252,7 +252,7 @@ pub fn run(n: Nightly) -> u8 {
         b.finish_and_clear();
     }
     let (fuzzed, fuzz_panics) = fuzz_parsers(mix(seed, shard_i), n.fuzz_inputs);
-    println!("fuzzed the replay-string and fixture parsers with {fuzzed} inputs: {} panicked", fuzz_panics.len());
+    outln!("fuzzed the replay-string and fixture parsers with {fuzzed} inputs: {} panicked", fuzz_panics.len());
     let elapsed = start.elapsed();
     let ok = tallies.iter().all(Tally::ok) && fuzz_panics.is_empty();
     let report = serde_json::json!({
@@ -307,7 +307,7 @@ pub fn run(n: Nightly) -> u8 {
         }
     }
     for t in &tallies {
-        println!(
+        outln!(
             "{:<44} {:<15} {:>9} executions  {}",
             format!("{}/{}", t.scenario, t.variant),
             t.expect.to_string(),
@@ -315,17 +315,17 @@ pub fn run(n: Nightly) -> u8 {
             if t.ok() { "ok" } else { "FAILED" }
         );
     }
-    println!("wrote {} and {}", n.out.join("report.json").display(), n.out.join("junit.xml").display());
+    outln!("wrote {} and {}", n.out.join("report.json").display(), n.out.join("junit.xml").display());
     let failures: Vec<&Tally> = tallies.iter().filter(|t| !t.ok()).collect();
     if failures.is_empty() && ok {
-        println!("nightly: every variant met its expectation");
+        outln!("nightly: every variant met its expectation");
         return 0;
     }
-    println!("nightly: {} variant(s) did not meet their expectation; to reproduce:", failures.len());
+    outln!("nightly: {} variant(s) did not meet their expectation; to reproduce:", failures.len());
     for t in failures {
         match &t.found {
-            Some(f) => println!("  interleave replay {}", f.1),
-            None => println!(
+            Some(f) => outln!("  interleave replay {}", f.1),
+            None => outln!(
                 "  interleave check {}/{} --strategy random --iterations 10000 --seed {seed}   # not found by the nightly",
                 t.scenario, t.variant
             ),

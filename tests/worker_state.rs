@@ -1,5 +1,5 @@
 //! worker-state specifics: the buggy trace tells the audited story, minimization does not depend
-//! on the strategy that found the bug, and shuttle's dfs agrees where it completes. (What holds
+//! on the strategy that found the bug, and the two depth-first searches agree. (What holds
 //! for every scenario is in `catalog.rs`.)
 
 mod common;
@@ -13,11 +13,25 @@ const SCENARIO: &str = "worker-state";
 fn shuttle_dfs_completes_where_it_can_and_agrees() {
     // shuttle's DFS has no partial-order reduction; on audit-fix it completes within the budget
     // and must agree with the other strategies.
-    let r = common::check_with(SCENARIO, "audit-fix", Strategy::Dfs, 10_000);
-    assert!(r.exhaustive, "dfs should exhaust audit-fix: {r:#?}");
+    let r = common::check_with(SCENARIO, "audit-fix", Strategy::ShuttleDfs, 10_000);
+    assert!(r.exhaustive, "shuttle's dfs should exhaust audit-fix: {r:#?}");
     assert_eq!(r.outcome, Expect::Holds);
-    let r = check(SCENARIO, "buggy", Strategy::Dfs);
+    let r = check(SCENARIO, "buggy", Strategy::ShuttleDfs);
     assert_eq!(r.outcome, Expect::Counterexample);
+}
+
+#[test]
+fn the_step_level_dfs_proves_audit_fix_at_under_two_executions_per_interleaving() {
+    let r = common::check_with(SCENARIO, "audit-fix", Strategy::Dfs, 10_000);
+    assert!(r.exhaustive && r.outcome == Expect::Holds, "{r:#?}");
+    assert!(
+        r.executions <= 2 * r.distinct_interleavings,
+        "{} executions for {} classes",
+        r.executions,
+        r.distinct_interleavings
+    );
+    let shuttle = common::check_with(SCENARIO, "audit-fix", Strategy::ShuttleDfs, 10_000);
+    assert_eq!(shuttle.distinct_interleavings, r.distinct_interleavings, "both searches cover the same classes");
 }
 
 #[test]
@@ -25,30 +39,28 @@ fn minimized_counterexamples_are_snapshots_and_do_not_depend_on_the_search() {
     for variant in ["buggy", "audit-fix-two-writers"] {
         let default = check(SCENARIO, variant, Strategy::DEFAULT);
         let shown = default.trace.clone().expect("a counterexample");
-        // Whichever strategy found it, the minimized counterexample of an invariant is the same.
-        // (Strategies may trip different invariants first: pct, for one, finds the torn read in
-        // which read_all sees the old file's first half and the new file's second half.)
-        let mut same_invariant = 0;
-        for strategy in [Strategy::Random, Strategy::Pct { depth: 3 }, Strategy::Urw, Strategy::Dfs] {
+        // Whichever strategy found it, and whichever invariant it happened to break first, the
+        // minimized counterexample is the same: the shortest violation at the fewest preemptions.
+        let mut compared = 0;
+        for strategy in [
+            Strategy::Random,
+            Strategy::Pct { depth: 3 },
+            Strategy::Urw,
+            Strategy::Dfs,
+            Strategy::ShuttleDfs,
+            Strategy::Bounded { max_preemptions: None },
+        ] {
             let r = check(SCENARIO, variant, strategy);
             if r.trace.is_none() {
                 // shuttle's dfs does not reach audit-fix-two-writers' bug within the budget.
-                assert_eq!(strategy, Strategy::Dfs, "{variant} under {strategy}");
+                assert_eq!(strategy, Strategy::ShuttleDfs, "{variant} under {strategy}");
                 continue;
             }
-            if r.invariant == default.invariant {
-                same_invariant += 1;
-                assert_eq!(r.trace.as_deref(), Some(shown.as_str()), "{variant} under {strategy}");
-            } else {
-                let again = check_minimized(&r);
-                assert_eq!(
-                    again,
-                    r.trace.clone().unwrap(),
-                    "{variant} under {strategy}: minimization is deterministic"
-                );
-            }
+            compared += 1;
+            assert_eq!(r.trace.as_deref(), Some(shown.as_str()), "{variant} under {strategy}");
+            assert_eq!(check_minimized(&r), shown, "{variant} under {strategy}: the replay string replays it");
         }
-        assert!(same_invariant >= 2, "{variant}: too few strategies to compare");
+        assert!(compared >= 5, "{variant}: too few strategies to compare");
     }
 }
 

@@ -119,14 +119,24 @@ pub struct BoundedResult {
     pub sleep_blocked: usize,
 }
 
+/// Which counterexample a search keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The first found; the search stops there.
+    First,
+    /// The one with the fewest steps, of the invariant named (of any, with `None`); the search
+    /// covers its whole bound.
+    Shortest(Option<String>),
+}
+
 /// Depth-first search over step orders with at most `bound` preemptions.
 struct Dfs {
     bound: usize,
     budget: usize,
     /// Whether to prune with sleep sets.
     por: bool,
-    /// Only count violations of this name; keep the shortest. `None`: stop at the first violation.
-    target: Option<String>,
+    /// Which counterexample to keep.
+    target: Target,
     stack: Vec<Node>,
     result: BoundedResult,
 }
@@ -181,12 +191,12 @@ impl Dfs {
         }
         if let Some(v) = out.violation() {
             match &self.target {
-                None => {
+                Target::First => {
                     if self.result.counterexample.is_none() {
                         self.result.counterexample = Some(out);
                     }
                 }
-                Some(name) if &v.name == name => {
+                Target::Shortest(name) if name.as_ref().is_none_or(|n| &v.name == n) => {
                     let better = match &self.result.counterexample {
                         None => true,
                         Some(best) => out.trace.step_count() < best.trace.step_count(),
@@ -195,7 +205,7 @@ impl Dfs {
                         self.result.counterexample = Some(out);
                     }
                 }
-                Some(_) => {}
+                Target::Shortest(_) => {}
             }
         }
     }
@@ -238,7 +248,7 @@ impl Driver for Dfs {
     fn next(&mut self, last: Option<(ExecOutcome, Vec<Decision>)>) -> Option<Box<dyn Controller>> {
         if let Some((out, decisions)) = last {
             self.absorb(out, decisions);
-            if self.target.is_none() && self.result.counterexample.is_some() {
+            if self.target == Target::First && self.result.counterexample.is_some() {
                 return None;
             }
             if !self.backtrack() {
@@ -259,15 +269,8 @@ impl Driver for Dfs {
 }
 
 /// Explores every schedule of `variant` with at most `bound` preemptions (up to `budget`
-/// executions), pruned by sleep sets when `por`. Without `target`, stops at the first violation;
-/// with it, keeps the violation of that invariant with the fewest steps.
-pub fn search(
-    variant: &'static Variant,
-    bound: usize,
-    budget: usize,
-    target: Option<String>,
-    por: bool,
-) -> BoundedResult {
+/// executions), pruned by sleep sets when `por`, keeping the counterexample `target` says.
+pub fn search(variant: &'static Variant, bound: usize, budget: usize, target: Target, por: bool) -> BoundedResult {
     let dfs = Dfs { bound, budget, por, target, stack: Vec::new(), result: BoundedResult::default() };
     run_controlled(variant, dfs).result
 }
@@ -329,7 +332,7 @@ impl Resumable {
                 bound: self.bound,
                 budget: 0,
                 por: true,
-                target: None,
+                target: Target::First,
                 stack: Vec::new(),
                 result: BoundedResult::default(),
             });
@@ -391,17 +394,18 @@ impl Resumable {
     }
 }
 
-/// Minimizes a counterexample of invariant `name` known to need at most `max_preemptions`: the
-/// violation of that invariant with the fewest preemptions, then the fewest steps.
+/// Minimizes a counterexample known to need at most `max_preemptions`: the violation (of the
+/// invariant `name`, or of any with `None`) with the fewest preemptions, then the fewest steps.
 pub fn minimize(
     variant: &'static Variant,
-    name: &str,
+    name: Option<&str>,
     max_preemptions: usize,
     budget: usize,
 ) -> (Option<ExecOutcome>, usize) {
     let mut executions = 0;
     for bound in 0..=max_preemptions {
-        let r = search(variant, bound, budget.saturating_sub(executions), Some(name.to_string()), false);
+        let r =
+            search(variant, bound, budget.saturating_sub(executions), Target::Shortest(name.map(String::from)), false);
         executions += r.executions;
         if r.counterexample.is_some() {
             return (r.counterexample, executions);

@@ -15,8 +15,12 @@ pub enum Strategy {
     },
     /// shuttle's uniform random walk.
     Urw,
-    /// shuttle's exhaustive depth-first search (capped by the iteration budget).
+    /// The harness's depth-first search over every step order, pruned by sleep sets (steps on
+    /// different objects commute), capped by the iteration budget.
     Dfs,
+    /// shuttle's own exhaustive depth-first search over its scheduling points (capped by the
+    /// iteration budget): the baseline `dfs` is measured against.
+    ShuttleDfs,
     /// The harness's step-level iterative preemption bounding.
     Bounded {
         /// The largest preemption bound explored; `None`: bounds 0 to 3, then the whole space.
@@ -25,12 +29,12 @@ pub enum Strategy {
     /// loom's model checker: unbounded and with preemption bounds 1, 2 and 3, which must agree.
     Exhaustive,
     /// Several searches side by side, a growing slice of executions each in turn (see
-    /// [`crate::portfolio`]): shuttle's urw, PCT with depth 3 and random, and `bounded`.
+    /// [`crate::portfolio`]): shuttle's random and PCT with depth 3, and `bounded`.
     Portfolio,
 }
 
 /// Every strategy name, for messages.
-pub const STRATEGY_NAMES: &str = "portfolio, random, pct, urw, dfs, bounded, exhaustive";
+pub const STRATEGY_NAMES: &str = "portfolio, random, pct, urw, dfs, shuttle-dfs, bounded, exhaustive";
 
 impl Strategy {
     /// The default strategy, chosen by `interleave bench` (see the README): the portfolio finds
@@ -44,6 +48,7 @@ impl Strategy {
             "pct" => Strategy::Pct { depth },
             "urw" => Strategy::Urw,
             "dfs" => Strategy::Dfs,
+            "shuttle-dfs" => Strategy::ShuttleDfs,
             "bounded" => Strategy::Bounded { max_preemptions },
             "exhaustive" => Strategy::Exhaustive,
             "portfolio" => Strategy::Portfolio,
@@ -61,7 +66,7 @@ impl Strategy {
 
     /// Whether the strategy explores the same schedules for every seed.
     pub fn is_systematic(&self) -> bool {
-        matches!(self, Strategy::Dfs | Strategy::Bounded { .. } | Strategy::Exhaustive)
+        matches!(self, Strategy::Dfs | Strategy::ShuttleDfs | Strategy::Bounded { .. } | Strategy::Exhaustive)
     }
 
     /// The strategy's name.
@@ -71,6 +76,7 @@ impl Strategy {
             Strategy::Pct { .. } => "pct",
             Strategy::Urw => "urw",
             Strategy::Dfs => "dfs",
+            Strategy::ShuttleDfs => "shuttle-dfs",
             Strategy::Bounded { .. } => "bounded",
             Strategy::Exhaustive => "exhaustive",
             Strategy::Portfolio => "portfolio",
