@@ -118,3 +118,53 @@ fn a_shuttle_seed_override_in_the_environment_is_refused() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("SHUTTLE_RANDOM_SEED is set"), "{}", stderr(&o));
 }
+
+#[test]
+fn bench_json_has_the_documented_shape_and_measures_against_bare_shuttle() {
+    let o = run(&[
+        "bench",
+        "worker-state/buggy",
+        "worker-state/audit-fix",
+        "family/bug[threads=2,steps=6,depth=1]",
+        "--seeds",
+        "3",
+        "--budget",
+        "300",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("bench --json prints JSON");
+    let bugs = v["bug_finding"].as_array().expect("bug_finding");
+    // Two bugs, every strategy of ours and every bare shuttle scheduler.
+    assert_eq!(bugs.len(), 2 * 12, "{bugs:#?}");
+    for r in bugs {
+        for k in
+            ["scenario", "variant", "strategy", "seeds", "found", "median_executions", "p90_executions", "median_ms"]
+        {
+            assert!(r.get(k).is_some(), "bug_finding row lacks {k}: {r}");
+        }
+    }
+    let row = |strategy: &str| {
+        bugs.iter()
+            .find(|r| r["variant"] == "buggy" && r["strategy"] == strategy)
+            .unwrap_or_else(|| panic!("no row for {strategy}"))
+    };
+    // The harness's random scheduler is shuttle's, recorded: with the same seeds it takes exactly the
+    // schedules bare shuttle takes, so it finds the bug after exactly as many executions.
+    assert_eq!(row("random")["executions_by_seed"], row("bare random")["executions_by_seed"]);
+    assert_eq!(row("default")["found"], 1.0);
+    let t = v["throughput"].as_array().expect("throughput");
+    assert_eq!(t.len(), 1);
+    for k in ["scenario", "variant", "executions_per_sec", "overhead_vs_bare_shuttle"] {
+        assert!(t[0].get(k).is_some(), "throughput row lacks {k}");
+    }
+    assert!(t[0]["overhead_vs_bare_shuttle"].as_f64().is_some_and(|x| x > 0.0));
+    let e = v["exhaustive"].as_array().expect("exhaustive");
+    let dfs = e.iter().find(|r| r["backend"] == "dfs").expect("a dfs row");
+    for k in ["scenario", "variant", "backend", "executions", "distinct_interleavings", "ms"] {
+        assert!(dfs.get(k).is_some(), "exhaustive row lacks {k}");
+    }
+    assert_eq!(dfs["complete"], true);
+    let summary = v["summary"]["totals"].as_array().expect("summary totals");
+    assert!(summary.iter().any(|r| r["strategy"] == "default"));
+}
