@@ -19,6 +19,8 @@ pub struct Bench {
     pub json: bool,
     /// The `interleave` executable, for loom's child processes.
     pub child_exe: Option<std::path::PathBuf>,
+    /// Where to write the JSON object as well.
+    pub save: Option<std::path::PathBuf>,
 }
 
 /// The scalable family's instances the benchmark measures: threads × depth at ten steps per
@@ -210,6 +212,13 @@ pub fn run(
         "seeds": b.seeds,
         "budget": b.budget,
     });
+    if let Some(path) = &b.save {
+        let text = serde_json::to_string_pretty(&out).unwrap_or_default();
+        if let Err(e) = crate::nightly::write_atomic(path, &text) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return 2;
+        }
+    }
     if b.json {
         outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {

@@ -107,6 +107,9 @@ enum Command {
         /// Print one JSON object instead of tables.
         #[arg(long)]
         json: bool,
+        /// Also write the JSON object to this file (atomically), whichever is printed.
+        #[arg(long, value_name = "FILE")]
+        save: Option<std::path::PathBuf>,
     },
     /// Internal: one loom exploration in a child process.
     #[command(name = "__loom-child", hide = true)]
@@ -233,7 +236,13 @@ fn main() -> ExitCode {
             }
             ExitCode::from(nightly::run(nightly::Nightly { time, out, seed, shard, fuzz_inputs, variants }))
         }
-        Command::Bench { targets, seeds, budget, json } => {
+        Command::Bench { targets, seeds, budget, json, save } => {
+            if let Some(path) = &save {
+                let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+                if !dir.is_dir() {
+                    return bad_input(format!("--save {}: no directory {} to write it in", path.display(), dir.display()));
+                }
+            }
             let all = scenarios::all();
             let selected = if targets.is_empty() {
                 select(catalog, &[]).and_then(|mut v| {
@@ -249,7 +258,7 @@ fn main() -> ExitCode {
             };
             let (bugs, holds): (Vec<_>, Vec<_>) =
                 selected.into_iter().partition(|(_, v)| v.expect == Expect::Counterexample);
-            let b = bench::Bench { seeds, budget: budget as usize, json, child_exe: std::env::current_exe().ok() };
+            let b = bench::Bench { seeds, budget: budget as usize, json, save, child_exe: std::env::current_exe().ok() };
             ExitCode::from(bench::run(b, &bugs, &holds))
         }
         Command::LoomChild { args } => loom_child(&scenarios::all(), &args),

@@ -93,7 +93,7 @@ fn xml_escape(s: &str) -> String {
 }
 
 /// Writes `contents` to `path` atomically (temporary file, fsync, rename, fsync of the directory).
-fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
+pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp =
         dir.join(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("out"), std::process::id()));
