@@ -64,6 +64,11 @@ enum Command {
         /// Write one JSON fixture per counterexample into this directory (atomically).
         #[arg(long, value_name = "DIR")]
         save_fixtures: Option<std::path::PathBuf>,
+        /// For variants with parameters: let proptest generate this many instances, shrink the
+        /// first that fails to the smallest that still fails, and report that one (a variant
+        /// without parameters is checked as it is).
+        #[arg(long, value_name = "CASES", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        smallest: Option<u32>,
     },
     /// Run one execution again from its replay string or fixture file and print its trace.
     Replay {
@@ -146,7 +151,17 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Check { targets, strategy, iterations, seed, depth, max_preemptions, json, save_fixtures } => {
+        Command::Check {
+            targets,
+            strategy,
+            iterations,
+            seed,
+            depth,
+            max_preemptions,
+            json,
+            save_fixtures,
+            smallest,
+        } => {
             let strategy = match Strategy::parse(&strategy, depth as usize, max_preemptions.map(|m| m as usize)) {
                 Ok(s) => s,
                 Err(e) => return bad_input(e),
@@ -166,7 +181,17 @@ fn main() -> ExitCode {
             };
             let mut reports = Vec::new();
             for (s, v) in selected {
-                match check_variant(s, v, &opts) {
+                let checked = match smallest {
+                    Some(cases) if !v.params.is_empty() => {
+                        harness::shrink::smallest_failing(s, v, &opts, cases).and_then(|found| match found.report {
+                            Some(r) => Ok(r),
+                            // No instance failed: report the variant itself.
+                            None => check_variant(s, v, &opts),
+                        })
+                    }
+                    _ => check_variant(s, v, &opts),
+                };
+                match checked {
                     Ok(r) => {
                         if !json {
                             print_report(&r);
@@ -240,7 +265,11 @@ fn main() -> ExitCode {
             if let Some(path) = &save {
                 let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
                 if !dir.is_dir() {
-                    return bad_input(format!("--save {}: no directory {} to write it in", path.display(), dir.display()));
+                    return bad_input(format!(
+                        "--save {}: no directory {} to write it in",
+                        path.display(),
+                        dir.display()
+                    ));
                 }
             }
             let all = scenarios::all();
@@ -258,7 +287,8 @@ fn main() -> ExitCode {
             };
             let (bugs, holds): (Vec<_>, Vec<_>) =
                 selected.into_iter().partition(|(_, v)| v.expect == Expect::Counterexample);
-            let b = bench::Bench { seeds, budget: budget as usize, json, save, child_exe: std::env::current_exe().ok() };
+            let b =
+                bench::Bench { seeds, budget: budget as usize, json, save, child_exe: std::env::current_exe().ok() };
             ExitCode::from(bench::run(b, &bugs, &holds))
         }
         Command::LoomChild { args } => loom_child(&scenarios::all(), &args),

@@ -168,3 +168,16 @@ fn bench_json_has_the_documented_shape_and_measures_against_bare_shuttle() {
     let summary = v["summary"]["totals"].as_array().expect("summary totals");
     assert!(summary.iter().any(|r| r["strategy"] == "default"));
 }
+
+#[test]
+fn check_smallest_reports_the_smallest_failing_instance() {
+    let o = run(&["check", "worker-state/audit-fix", "--smallest", "8", "--json"]);
+    // audit-fix claims to hold; at two writers it does not, so the check fails.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let r = &v["results"][0];
+    assert_eq!(r["variant"], "audit-fix[writers=2,chunks=1]");
+    let replay = r["replay"].as_str().expect("a replay string");
+    let again = run(&["replay", replay]);
+    assert_eq!(again.status.code(), Some(1), "the instance's counterexample replays: {}", stderr(&again));
+}
