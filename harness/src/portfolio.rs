@@ -78,12 +78,15 @@ impl Scheduler for Slice {
     }
 }
 
+// One value per member and check: their sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum State {
     Shuttle { scheduler: Shared, result: FreeResult },
     Bounded(Resumable),
 }
 
 /// What one member did.
+#[allow(clippy::large_enum_variant)]
 pub enum MemberResult {
     /// A shuttle member's executions.
     Shuttle(FreeResult),
