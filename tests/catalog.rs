@@ -37,6 +37,25 @@ fn the_default_search_covers_every_schedule_of_every_holds_variant() {
 }
 
 #[test]
+fn the_step_level_search_reaches_every_class_a_random_run_reaches() {
+    // The step-level search decides only once every thread has reached its next step, so scenario
+    // code that reads shared state between steps would see it earlier there than under shuttle's
+    // own schedulers, and the search would miss what they reach. (Both did happen: a trigger set by
+    // an event loop task's synchronous code, and a process asking whether it was still alive.)
+    let all = scenarios::all();
+    let mut targets: Vec<String> =
+        variants().into_iter().filter(|v| v.2 == Expect::Holds).map(|(s, v, _)| format!("{s}/{v}")).collect();
+    targets.push("family/holds[threads=3,steps=6,depth=2]".into());
+    for target in targets {
+        let (_, variant) = harness::select(&all, std::slice::from_ref(&target)).expect("a variant")[0];
+        let (random, dfs, complete) = harness::check::classes_random_and_dfs(variant, 2_000, 5);
+        assert!(complete, "{target}: dfs did not complete");
+        let missed = random.difference(&dfs).count();
+        assert_eq!(missed, 0, "{target}: {missed} of {} classes a random run reached are not in dfs's", random.len());
+    }
+}
+
+#[test]
 fn counterexamples_are_snapshots_under_shuttle() {
     for (scenario, variant, expect) in variants() {
         if expect == Expect::Counterexample {

@@ -251,6 +251,22 @@ pub fn bare(
     })
 }
 
+/// The classes of executions (up to reordering of independent steps, see
+/// [`crate::Trace::signature`]) that `iterations` executions of shuttle's random scheduler reach,
+/// and those the step-level `dfs` reaches (every class, when it completes). The first must be a
+/// subset of the second: scenario code that reads shared state outside a step breaks that, and
+/// with it every proof the step-level search gives.
+pub fn classes_random_and_dfs(
+    variant: &'static Variant,
+    iterations: usize,
+    seed: u64,
+) -> (BTreeSet<u64>, BTreeSet<u64>, bool) {
+    let n = iterations.max(1);
+    let random = shuttle_free(variant, RandomScheduler::new_from_seed(seed, n), n);
+    let dfs = bounded::search(variant, usize::MAX, 1_000_000, bounded::Target::First, true);
+    (random.signatures, dfs.signatures, dfs.complete)
+}
+
 /// Explores `variant` with `opts` and reports whether it met its expectation.
 pub fn check_variant(
     scenario: &'static Scenario,

@@ -219,12 +219,16 @@ impl<S> Drop for Recording<S> {
 
 impl<S: Scheduler> Scheduler for Recording<S> {
     fn new_execution(&mut self) -> Option<Schedule> {
-        if lock(&self.shared).collect_halted() {
-            self.stopped_early = true;
-            return None;
+        {
+            let mut shared = lock(&self.shared);
+            shared.result.decisions += self.decisions.len();
+            self.decisions.clear();
+            if shared.collect_halted() {
+                self.stopped_early = true;
+                return None;
+            }
         }
         self.halt.store(false, Ordering::SeqCst);
-        self.decisions.clear();
         self.inner.as_mut()?.new_execution()
     }
 
@@ -234,7 +238,6 @@ impl<S: Scheduler> Scheduler for Recording<S> {
         }
         let t = self.inner.as_mut()?.next_task(runnable, current, is_yielding)?;
         self.decisions.push(t);
-        lock(&self.shared).result.decisions += 1;
         Some(t)
     }
 

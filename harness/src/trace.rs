@@ -96,27 +96,36 @@ impl Trace {
     /// executions with the same signature are the same interleaving for every model. A 64-bit
     /// FNV-1a hash, so it is the same on every machine.
     pub fn signature(&self) -> u64 {
-        let mut per_object: std::collections::BTreeMap<&str, Vec<(usize, &str)>> = std::collections::BTreeMap::new();
-        for s in self.steps() {
-            for o in s.objects() {
-                per_object.entry(o).or_default().push((s.thread, s.call.as_str()));
+        const BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+        fn eat(h: &mut u64, bytes: &[u8]) {
+            for &b in bytes {
+                *h ^= u64::from(b);
+                *h = h.wrapping_mul(0x0000_0100_0000_01b3);
             }
         }
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut eat = |bytes: &[u8]| {
-            for &b in bytes {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        // One running hash per object (an execution touches a handful: a linear scan is cheapest).
+        let mut per_object: Vec<(&str, u64)> = Vec::new();
+        for s in self.steps() {
+            for o in s.objects() {
+                let i = match per_object.iter().position(|(x, _)| *x == o) {
+                    Some(i) => i,
+                    None => {
+                        per_object.push((o, BASIS));
+                        per_object.len() - 1
+                    }
+                };
+                let h = &mut per_object[i].1;
+                eat(h, &(s.thread as u64).to_le_bytes());
+                eat(h, s.call.as_bytes());
+                eat(h, &[0xfe]);
             }
-        };
-        for (object, steps) in per_object {
-            eat(object.as_bytes());
-            eat(&[0xff]);
-            for (thread, call) in steps {
-                eat(&(thread as u64).to_le_bytes());
-                eat(call.as_bytes());
-                eat(&[0xfe]);
-            }
+        }
+        per_object.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut h = BASIS;
+        for (object, oh) in per_object {
+            eat(&mut h, object.as_bytes());
+            eat(&mut h, &[0xff]);
+            eat(&mut h, &oh.to_le_bytes());
         }
         h
     }

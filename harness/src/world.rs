@@ -455,6 +455,26 @@ impl World {
         if running || st.turn.is_some() {
             return after;
         }
+        // Readiness can change without a step: scenario code between steps (a task's synchronous
+        // code, say) writes state that a waiting step reads. Look again before deciding anything,
+        // or the decision (and the deadlock verdict) would rest on a stale answer.
+        for t in st.threads.iter_mut() {
+            let Some(ready) = t.ready.as_mut() else { continue };
+            match t.status {
+                Status::AtStep(_) => t.status = Status::AtStep(ready()),
+                Status::Blocked(_) => match ready() {
+                    Ok(()) => {
+                        t.status = Status::Woken;
+                        after.wake.push(Arc::clone(&t.cond));
+                    }
+                    Err(reason) => t.status = Status::Blocked(reason),
+                },
+                _ => {}
+            }
+        }
+        if !after.wake.is_empty() {
+            return after;
+        }
         let enabled: Vec<usize> =
             st.threads.iter().enumerate().filter(|(_, t)| t.status == Status::AtStep(Ok(()))).map(|(i, _)| i).collect();
         if enabled.is_empty() {
