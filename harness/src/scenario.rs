@@ -238,19 +238,21 @@ impl Ctx {
         JoinHandle { raw, idx, world: Arc::clone(&self.world) }
     }
 
-    /// Makes one atomic model step: waits (as a blocked thread) until `ready` returns `Ok`, then
-    /// runs `act`, which performs the operation and describes it. Code between steps must not
+    /// Makes one atomic model step on `object` (one model object, or several joined by `+`; see
+    /// [`Step::object`]): waits (as a blocked thread) until `ready` returns `Ok`, then runs `act`,
+    /// which performs the operation and describes it. Code between steps must not
     /// read shared model state to decide what to do next: only a step's `ready` and `act` may
     /// (the step-level search runs a thread's code up to its next step before deciding who
     /// moves, so such a read would never see what another thread does in between). The returned step's `thread`
-    /// field is filled in by the harness. `ready` must not change any state; it is called again
+    /// and `object` fields are filled in by the harness. `ready` must not change any state; it is called again
     /// after every other step while it returns `Err(what it waits on)`.
     pub fn step<R>(
         &self,
+        object: &str,
         ready: impl FnMut() -> Result<(), String> + Send + 'static,
         act: impl FnOnce() -> (R, Step),
     ) -> R {
-        self.world.step(ready, act)
+        self.world.step(object, ready, act)
     }
 
     /// The value of the variant's parameter `name` (its default unless this is an instance).

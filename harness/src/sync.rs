@@ -50,6 +50,7 @@ impl<T: Send + 'static> Mutex<T> {
         let s = &self.shared;
         let watched = Arc::clone(&self.shared);
         self.ctx.step(
+            &s.name,
             move || match &*plain(&watched.holder) {
                 None => Ok(()),
                 Some((_, who)) => Err(format!("lock({}) held by {who}", watched.name)),
@@ -97,6 +98,7 @@ impl<T: Send + 'static> Drop for MutexGuard<'_, T> {
         }
         let s = &self.mutex.shared;
         self.mutex.ctx.step(
+            &s.name,
             || Ok(()),
             || {
                 *plain(&s.holder) = None;

@@ -177,11 +177,25 @@ impl ExecOutcome {
 #[derive(Debug)]
 pub(crate) struct Stop;
 
+/// Step counters a world makes (see `World::tickets`).
+const OBJECT_TICKETS: usize = 16;
+
 pub(crate) struct World {
     /// Set to end the execution quietly: the shuttle scheduler wrappers watch it and stop the
     /// execution at the next scheduling point (`None` under loom, which has no such stop).
     stop_signal: Option<Arc<AtomicBool>>,
+    /// The world's own scheduling point, for halting.
     ticket: Ticket,
+    /// Step counters for model objects: a step's scheduling point is a read-modify-write of the
+    /// counter of each object it touches, so a backend that reduces by dependence (loom's DPOR)
+    /// sees steps on different objects as independent, exactly as the trace's signature does. The
+    /// counters are made with the world, before any thread is spawned (loom refuses an atomic
+    /// that another thread made without synchronizing with it), and handed to objects in the
+    /// order they are first used; past [`OBJECT_TICKETS`] objects, they share (which only costs
+    /// reduction).
+    tickets: Vec<Ticket>,
+    /// The object each counter of `tickets` was handed to.
+    ticket_names: Mutex<Vec<String>>,
     lock: Lock,
     state: Mutex<State>,
 }
@@ -195,6 +209,8 @@ impl World {
         World {
             stop_signal,
             ticket: Ticket::new(),
+            tickets: (0..OBJECT_TICKETS).map(|_| Ticket::new()).collect(),
+            ticket_names: Mutex::new(Vec::new()),
             lock: Lock::new(),
             state: Mutex::new(State {
                 threads: vec![ThreadInfo::new(main_name, Some(backend::current_thread()))],
@@ -310,14 +326,19 @@ impl World {
     /// Records `step` atomically once `ready` allows it: the protocol of every model operation.
     pub(crate) fn step<R>(
         &self,
+        object: &str,
         ready: impl FnMut() -> Result<(), String> + Send + 'static,
         act: impl FnOnce() -> (R, Step),
     ) -> R {
         let mut ready: Ready = Box::new(ready);
+        let tickets = self.tickets_of(object);
         loop {
-            // The step's one scheduling point. Everything from here to the return (or the wait
-            // below) runs without another, so it is atomic under either backend.
-            self.ticket.tick();
+            // The step's scheduling point(s): one per object it touches. Everything from the last
+            // to the return (or the wait below) runs without another, so it is atomic under either
+            // backend.
+            for &t in &tickets {
+                self.tickets[t].tick();
+            }
             let mut st = self.st();
             if st.stopped.is_some() {
                 drop(st);
@@ -338,7 +359,7 @@ impl World {
                     st.threads[me].ready = None;
                     drop(st);
                     self.follow(after);
-                    return self.perform(me, act);
+                    return self.perform(me, object, act);
                 }
                 // Not my turn: my readiness stays with the world, which re-examines it after every
                 // step, until a decision chooses me.
@@ -352,7 +373,7 @@ impl World {
             match readiness {
                 Ok(()) => {
                     drop(st);
-                    return self.perform(me, act);
+                    return self.perform(me, object, act);
                 }
                 Err(reason) => {
                     st.threads[me].status = Status::Blocked(reason);
@@ -368,15 +389,40 @@ impl World {
         }
     }
 
+    /// The counters of the objects in `object` (`a+b` touches two), by index, in a fixed order so
+    /// that every step takes them alike.
+    fn tickets_of(&self, object: &str) -> Vec<usize> {
+        let mut names = self.ticket_names.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<usize> = object
+            .split('+')
+            .map(|n| {
+                let i = match names.iter().position(|k| k == n) {
+                    Some(i) => i,
+                    None => {
+                        names.push(n.to_string());
+                        names.len() - 1
+                    }
+                };
+                i % OBJECT_TICKETS
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Performs and records the step of thread `me`, whose turn it is, then re-examines every
     /// waiting thread and wakes those the step enabled.
-    fn perform<R>(&self, me: usize, act: impl FnOnce() -> (R, Step)) -> R {
+    fn perform<R>(&self, me: usize, object: &str, act: impl FnOnce() -> (R, Step)) -> R {
         let mut st = self.st();
         st.turn = None;
         st.threads[me].status = Status::Running;
         drop(st);
         let (r, mut step) = act();
         step.thread = me;
+        if step.object != object {
+            step.object = object.to_string();
+        }
         let mut st = self.st();
         st.prev = Some(me);
         st.steps += 1;

@@ -77,6 +77,7 @@ impl<S: Send + 'static> EventLoop<S> {
         let mut ready = ready;
         let state = Arc::clone(&self.state);
         self.ctx.step(
+            "event loop",
             move || ready(&plain(&state)),
             || {
                 let (r, call, result) = act(&mut plain(&self.state));

@@ -51,6 +51,7 @@ impl<K: Ord + Clone + Debug + Send + 'static, V: Clone + Debug + Send + 'static>
 
     fn step<R>(&self, call: String, f: impl FnOnce(&mut State<K, V>) -> (R, String)) -> R {
         self.ctx.step(
+            &self.name,
             || Ok(()),
             || {
                 let (r, result) = f(&mut self.st());

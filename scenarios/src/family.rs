@@ -108,6 +108,7 @@ fn run(ctx: &Ctx, twin: bool) {
                         Some(m) => {
                             let stage = Arc::clone(&stage);
                             c.step(
+                                "stage",
                                 || Ok(()),
                                 move || {
                                     let mut st = stage.lock().unwrap_or_else(|e| e.into_inner());
@@ -123,6 +124,7 @@ fn run(ctx: &Ctx, twin: bool) {
                             );
                         }
                         None => c.step(
+                            &format!("local{}", t + 1),
                             || Ok(()),
                             || {
                                 let object = format!("local{}", t + 1);

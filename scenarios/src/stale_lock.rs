@@ -116,6 +116,7 @@ struct Proc {
 fn stat(p: &Proc, path: &str) -> bool {
     let fs = p.fs.clone();
     p.ctx.step(
+        "fs",
         || Ok(()),
         || {
             let found = fs.inspect(|st| st.exists(path));

@@ -139,6 +139,7 @@ impl Fs {
     ) -> R {
         let watched = Arc::clone(&self.state);
         self.ctx.step(
+            "fs",
             move || ready(&watched.lock().unwrap_or_else(|e| e.into_inner())),
             || {
                 let mut st = self.st();

@@ -92,6 +92,7 @@ impl Procs {
     ) -> R {
         let watched = Arc::clone(&self.table);
         self.ctx.step(
+            object,
             move || ready(&watched.lock().unwrap_or_else(|e| e.into_inner())),
             || {
                 let (r, call, result) = op(&mut self.st());
