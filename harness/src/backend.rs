@@ -9,7 +9,7 @@
 //! a bug are the same whichever backend found it.
 //!
 //! Architecture invariant: the only scheduling points of a model are [`Ticket::tick`] (one per
-//! step) and, when a thread has to wait, the lock, wait and notify calls of [`Lock`].
+//! object a step touches) and, when a thread has to wait, the lock, wait and notify calls of [`Lock`].
 
 use std::cell::Cell;
 

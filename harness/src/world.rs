@@ -116,12 +116,21 @@ struct ThreadInfo {
     key: Option<ThreadKey>,
     status: Status,
     ready: Option<Ready>,
-    cond: Arc<Cond>,
+    waiter: Arc<Waiter>,
+}
+
+/// Where one thread sleeps while its step cannot proceed or it is not its turn: a lock and a
+/// condition variable of the thread's own, so that the sleeps and wake-ups of different threads
+/// are independent operations for a backend that reduces by dependence.
+struct Waiter {
+    lock: Lock,
+    cond: Cond,
 }
 
 impl ThreadInfo {
     fn new(name: &str, key: Option<ThreadKey>) -> ThreadInfo {
-        ThreadInfo { name: name.to_string(), key, status: Status::Running, ready: None, cond: Arc::new(Cond::new()) }
+        let waiter = Arc::new(Waiter { lock: Lock::new(), cond: Cond::new() });
+        ThreadInfo { name: name.to_string(), key, status: Status::Running, ready: None, waiter }
     }
 }
 
@@ -148,7 +157,7 @@ struct State {
 /// What a thread must do after changing the world's state: wake these threads, or stop.
 #[derive(Default)]
 struct After {
-    wake: Vec<Arc<Cond>>,
+    wake: Vec<Arc<Waiter>>,
     stop: bool,
 }
 
@@ -196,7 +205,6 @@ pub(crate) struct World {
     tickets: Vec<Ticket>,
     /// The object each counter of `tickets` was handed to.
     ticket_names: Mutex<Vec<String>>,
-    lock: Lock,
     state: Mutex<State>,
 }
 
@@ -211,7 +219,6 @@ impl World {
             ticket: Ticket::new(),
             tickets: (0..OBJECT_TICKETS).map(|_| Ticket::new()).collect(),
             ticket_names: Mutex::new(Vec::new()),
-            lock: Lock::new(),
             state: Mutex::new(State {
                 threads: vec![ThreadInfo::new(main_name, Some(backend::current_thread()))],
                 trace: Trace { threads: vec![main_name.to_string()], ..Trace::default() },
@@ -260,11 +267,9 @@ impl World {
 
     /// Wakes `after.wake` and stops if asked to. Called with the state unlocked.
     fn follow(&self, after: After) {
-        if !after.wake.is_empty() {
-            let g = self.lock.lock();
-            for c in &after.wake {
-                c.notify();
-            }
+        for w in &after.wake {
+            let g = w.lock.lock();
+            w.cond.notify();
             drop(g);
         }
         if after.stop {
@@ -274,8 +279,8 @@ impl World {
 
     /// Waits on the calling thread's condition variable until `released` holds (or the execution
     /// stops). Called with the state unlocked.
-    fn wait(&self, cond: &Cond, released: impl Fn(&State) -> bool) {
-        let mut g = self.lock.lock();
+    fn wait(&self, waiter: &Waiter, released: impl Fn(&State) -> bool) {
+        let mut g = waiter.lock.lock();
         loop {
             {
                 let st = self.st();
@@ -283,7 +288,7 @@ impl World {
                     break;
                 }
             }
-            g = self.lock.wait(cond, g);
+            g = waiter.lock.wait(&waiter.cond, g);
         }
         drop(g);
         if self.st().stopped.is_some() {
@@ -363,7 +368,7 @@ impl World {
                 }
                 // Not my turn: my readiness stays with the world, which re-examines it after every
                 // step, until a decision chooses me.
-                let cond = Arc::clone(&st.threads[me].cond);
+                let cond = Arc::clone(&st.threads[me].waiter);
                 drop(st);
                 self.follow(after);
                 self.wait(&cond, |st| st.turn == Some(me));
@@ -379,7 +384,7 @@ impl World {
                     st.threads[me].status = Status::Blocked(reason);
                     st.threads[me].ready = Some(ready);
                     let after = self.settle(&mut st);
-                    let cond = Arc::clone(&st.threads[me].cond);
+                    let cond = Arc::clone(&st.threads[me].waiter);
                     drop(st);
                     self.follow(after);
                     self.wait(&cond, |st| !matches!(st.threads[me].status, Status::Blocked(_)));
@@ -471,7 +476,7 @@ impl World {
                     match now {
                         Ok(()) => {
                             t.status = Status::Woken;
-                            after.wake.push(Arc::clone(&t.cond));
+                            after.wake.push(Arc::clone(&t.waiter));
                         }
                         Err(reason) => t.status = Status::Blocked(reason),
                     }
@@ -511,7 +516,7 @@ impl World {
                 Status::Blocked(_) => match ready() {
                     Ok(()) => {
                         t.status = Status::Woken;
-                        after.wake.push(Arc::clone(&t.cond));
+                        after.wake.push(Arc::clone(&t.waiter));
                     }
                     Err(reason) => t.status = Status::Blocked(reason),
                 },
@@ -555,7 +560,7 @@ impl World {
             Ok(chosen) if enabled.contains(&chosen) => {
                 st.decisions.push(Decision { enabled, prev, chosen });
                 st.turn = Some(chosen);
-                after.wake.push(Arc::clone(&st.threads[chosen].cond));
+                after.wake.push(Arc::clone(&st.threads[chosen].waiter));
             }
             Ok(chosen) => {
                 self.stop_schedule(st, format!("the schedule chose thread {chosen}, which cannot make a step now"));
