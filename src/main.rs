@@ -271,6 +271,9 @@ fn main() -> ExitCode {
                         dir.display()
                     ));
                 }
+                if path.is_dir() {
+                    return bad_input(format!("--save {}: a directory; name the file to write", path.display()));
+                }
             }
             let all = scenarios::all();
             let selected = if targets.is_empty() {

@@ -24,6 +24,8 @@ fn bad_input_exits_2_with_what_is_valid() {
         (&["check", "worker-state/buggy[writers=x]"], "values are whole numbers"),
         (&["check", "process-kill/buggy[n=1]"], "it takes none"),
         (&["bench", "--seeds", "0"], "0"),
+        (&["bench", "--save", "/"], "a directory; name the file to write"),
+        (&["bench", "--save", "/no/such/dir/bench.json"], "no directory /no/such/dir"),
         (&["check", "--iterations", "0"], "0"),
         (&["replay", "garbage"], "malformed replay string"),
         (&["replay", "iv9:worker-state/buggy:12:00000000"], "unsupported replay format"),

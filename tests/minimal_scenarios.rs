@@ -49,6 +49,12 @@ fn smallest(target: &str, cases: u32, expected_name: &str) {
             v.name
         );
         assert!(r.exhaustive, "{}: the smaller instance's search must be complete to prove it holds", smaller.name);
+        assert!(
+            r.witnesses.iter().all(|w| w.reached),
+            "{}: holds, but its racy window was not reached: {:?}",
+            smaller.name,
+            r.witnesses
+        );
     }
     let report = found.report.expect("the smallest instance's report");
     let trace = report.trace.clone().expect("a minimized trace");
@@ -92,6 +98,14 @@ fn a_variant_that_holds_has_no_failing_instance() {
     assert!(found.variant.is_none() && found.report.is_none(), "{found:?}");
     assert_eq!(found.instances_checked, 3);
     assert_eq!(found.instances_failed, 0);
+    // And each size holds for a reason: its racy window (a crash state that keeps a save's rename
+    // with its data) is reached.
+    for chunks in 1..=3 {
+        let v = variant.instance(&[("chunks", chunks)]).expect("in range");
+        let r = check_variant(scenario, v, &opts()).expect("a valid check");
+        assert!(r.ok && r.exhaustive, "{}: {:?}", v.name, r.problem);
+        assert!(!r.witnesses.is_empty() && r.witnesses.iter().all(|w| w.reached), "{}: {:?}", v.name, r.witnesses);
+    }
 }
 
 #[test]

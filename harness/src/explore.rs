@@ -353,14 +353,14 @@ where
         let failed = Arc::new(AtomicBool::new(false));
         let halt = Arc::new(AtomicBool::new(false));
         let (f, h) = (Arc::clone(&failed), Arc::clone(&halt));
-        let counter = Arc::new(Mutex::new(0usize));
+        let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let bare = Bare { inner: Some(scheduler), failed: Arc::clone(&failed), halt: Arc::clone(&halt) };
         // The scheduler is moved into the runner; count executions in the body instead.
         let c = Arc::clone(&counter);
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             backend::with_backend(Backend::Shuttle, || {
                 shuttle::Runner::new(bare, quiet_config()).run(move || {
-                    *lock(&c) += 1;
+                    c.fetch_add(1, Ordering::Relaxed);
                     let world = Arc::new(World::new(Mode::Free, "main", MAX_STEPS, Some(Arc::clone(&h))).unrecorded());
                     // A halted execution (deadlock, panic) unwinds out of here: a failure too.
                     let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_body(variant, &world)));
@@ -371,7 +371,7 @@ where
                 })
             })
         }));
-        let executions = *lock(&counter);
+        let executions = counter.load(Ordering::Relaxed);
         BareResult { executions, failed: failed.load(Ordering::Relaxed) || run.is_err() }
     })
 }

@@ -13,7 +13,6 @@ use crate::error::{Error, ErrorKind};
 use crate::trace::{Step, Trace};
 use crate::world::{Stop, World, WorldRef};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -58,8 +57,13 @@ impl fmt::Debug for Witness {
     }
 }
 
-/// Instances made by [`Variant::instance`], by address, with the catalog variant each was made from.
-static BASES: Mutex<BTreeMap<usize, &'static Variant>> = Mutex::new(BTreeMap::new());
+/// Instances made by [`Variant::instance`], each with the catalog variant it was made from. A few
+/// per process (a search over parameters makes tens), so a list.
+static INSTANCES: Mutex<Vec<(&'static Variant, &'static Variant)>> = Mutex::new(Vec::new());
+
+fn lock_instances() -> std::sync::MutexGuard<'static, Vec<(&'static Variant, &'static Variant)>> {
+    INSTANCES.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A size a variant can be run at (how many writers, chunks, submits…). A variant that declares
 /// parameters reads them with [`Ctx::param`]; `interleave check 'worker-state/buggy[writers=2]'`
@@ -160,27 +164,35 @@ impl Variant {
         if named.is_empty() {
             return Ok(base);
         }
-        static INSTANCES: Mutex<BTreeMap<(usize, Vec<usize>), &'static Variant>> = Mutex::new(BTreeMap::new());
-        let mut cache = INSTANCES.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (base as *const Variant as usize, values.clone());
-        if let Some(v) = cache.get(&key) {
+        let mut made = lock_instances();
+        if let Some((_, v)) = made.iter().find(|(b, v)| std::ptr::eq(*b, base) && v.values == values.as_slice()) {
             return Ok(v);
         }
-        let made: &'static Variant = Box::leak(Box::new(Variant {
+        let v: &'static Variant = Box::leak(Box::new(Variant {
             name: Box::leak(format!("{}[{}]", base.name, named.join(",")).into_boxed_str()),
             values: Box::leak(values.into_boxed_slice()),
             ..base.clone()
         }));
-        cache.insert(key, made);
-        BASES.lock().unwrap_or_else(|e| e.into_inner()).insert(made as *const Variant as usize, base);
-        Ok(made)
+        made.push((base, v));
+        Ok(v)
     }
 
     /// The catalog variant an instance was made from (itself for a catalog variant).
     fn base_variant(&'static self) -> &'static Variant {
-        let bases = BASES.lock().unwrap_or_else(|e| e.into_inner());
-        bases.get(&(self as *const Variant as usize)).copied().unwrap_or(self)
+        lock_instances().iter().find(|(_, v)| std::ptr::eq(*v, self)).map_or(self, |(b, _)| b)
     }
+
+    /// The fields most catalog variants leave as they are: no witnesses, no parameters. Complete it
+    /// with `Variant { name, expect, summary, body, ..Variant::DEFAULTS }`.
+    pub const DEFAULTS: Variant = Variant {
+        name: "",
+        expect: Expect::Holds,
+        summary: "",
+        body: |_| {},
+        witnesses: &[],
+        params: &[],
+        values: &[],
+    };
 }
 
 /// Where a finding comes from.

@@ -75,8 +75,7 @@ static SCENARIO: Scenario = Scenario {
                 name: "an event arrived while the other task ran",
                 reached: arrived_while_other_ran,
             }],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "await",
@@ -84,8 +83,7 @@ static SCENARIO: Scenario = Scenario {
             summary: "",
             body: |c| counter(c, true),
             witnesses: &[],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "interleaves",
@@ -93,8 +91,7 @@ static SCENARIO: Scenario = Scenario {
             summary: "",
             body: interleaves,
             witnesses: &[],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
     ],
 };

@@ -41,8 +41,7 @@ static SCENARIO: Scenario = Scenario {
             summary: "",
             body: |c| writers(c, false, false),
             witnesses: &[],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "read-write",
@@ -50,8 +49,7 @@ static SCENARIO: Scenario = Scenario {
             summary: "",
             body: |c| writers(c, false, true),
             witnesses: &[],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "locked",
@@ -59,8 +57,7 @@ static SCENARIO: Scenario = Scenario {
             summary: "",
             body: |c| writers(c, true, false),
             witnesses: &[Witness { name: "both goroutines wrote", reached: both_wrote }],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
     ],
 };

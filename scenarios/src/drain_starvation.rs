@@ -232,8 +232,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "each handler drains only its own chat in finally",
             body: |ctx| starvation(ctx, Drain::OwnChat),
             witnesses: &[],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "fixed",
@@ -241,8 +240,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "global idle sweep from every completion point, with a sweep-active guard",
             body: |ctx| starvation(ctx, Drain::GlobalSweep),
             witnesses: &[Witness { name: "a message was queued while a driver ran", reached: queued_while_running }],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "guard-sync",
@@ -250,8 +248,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "drainingChats check and add with no await between (Question 1)",
             body: |ctx| reentrancy(ctx, false),
             witnesses: &[Witness { name: "a second drain of the chat met the first", reached: second_drain_met_first }],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "guard-await",
@@ -259,8 +256,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "an await between the drainingChats check and the add",
             body: |ctx| reentrancy(ctx, true),
             witnesses: &[],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
     ],
 };

@@ -168,7 +168,7 @@ pub static FAMILY: Scenario = Scenario {
             body: |ctx| run(ctx, false),
             witnesses: &[],
             params: &PARAMS,
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "holds",
@@ -180,7 +180,7 @@ pub static FAMILY: Scenario = Scenario {
                 reached: stage_reached_last,
             }],
             params: &PARAMS,
-            values: &[],
+            ..Variant::DEFAULTS
         },
     ],
 };

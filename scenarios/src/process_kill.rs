@@ -255,8 +255,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "raw PID; stop terminates after unlocking",
             body: |ctx| scenario(ctx, How { kind: Kind::RawPid, kill_under_lock: false }),
             witnesses: &[],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "audit-fix",
@@ -264,8 +263,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "raw PID; stop terminates while holding the lock, but the waiter reaps outside it",
             body: |ctx| scenario(ctx, How { kind: Kind::RawPid, kill_under_lock: true }),
             witnesses: &[],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "fixed",
@@ -273,8 +271,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "a handle that refuses once its process was reaped; terminate under the lock",
             body: |ctx| scenario(ctx, How { kind: Kind::Handle, kill_under_lock: true }),
             witnesses: WITNESSES,
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "handle-buggy",
@@ -282,8 +279,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "the audited swap-then-kill, but through a handle: the wrong kill needs raw PIDs",
             body: |ctx| scenario(ctx, How { kind: Kind::Handle, kill_under_lock: false }),
             witnesses: WITNESSES,
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
     ],
 };

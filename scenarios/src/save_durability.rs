@@ -195,8 +195,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "write the temporary file, rename it over the state file; no fsync",
             body: |ctx| run(ctx, Fsyncs::Nothing),
             witnesses: &[CRASHES],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "file-fsync-only",
@@ -204,8 +203,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "fsync the temporary file, rename; no directory fsync (the gap issue #80 reports)",
             body: |ctx| run(ctx, Fsyncs::File),
             witnesses: &[CRASHES],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "fixed",
@@ -213,8 +211,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "fsync the temporary file, rename, fsync the directory (the audit's fix)",
             body: |ctx| run(ctx, Fsyncs::FileAndDir),
             witnesses: WITNESSES,
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
     ],
 };

@@ -94,8 +94,7 @@ pub static SELFTEST: Scenario = Scenario {
             summary: "lock order inversion",
             body: deadlock,
             witnesses: &[],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "panic",
@@ -103,8 +102,7 @@ pub static SELFTEST: Scenario = Scenario {
             summary: "scenario code panics",
             body: panics,
             witnesses: &[],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "livelock",
@@ -112,8 +110,7 @@ pub static SELFTEST: Scenario = Scenario {
             summary: "polls a flag no one sets",
             body: livelock,
             witnesses: &[],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "lost-update",
@@ -121,8 +118,7 @@ pub static SELFTEST: Scenario = Scenario {
             summary: "read and write under separate lock sections",
             body: |ctx| counter(ctx, false),
             witnesses: &[],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             // Declared `holds` but broken: the nightly's test hook (`--inject-broken`) uses it to
@@ -132,8 +128,7 @@ pub static SELFTEST: Scenario = Scenario {
             summary: "a lost update declared to hold",
             body: |ctx| counter(ctx, false),
             witnesses: WITNESS,
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "counter",
@@ -141,8 +136,7 @@ pub static SELFTEST: Scenario = Scenario {
             summary: "increment under one lock section",
             body: |ctx| counter(ctx, true),
             witnesses: WITNESS,
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
     ],
 };

@@ -387,7 +387,7 @@ pub static SCENARIO: Scenario = Scenario {
             body: |ctx| run(ctx, Code { locking: Locking::None, fsync: false, shape: Shape::Editing }),
             witnesses: &[],
             params: &EDITING_PARAMS,
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "audit-fix",
@@ -396,7 +396,7 @@ pub static SCENARIO: Scenario = Scenario {
             body: |ctx| run(ctx, Code { locking: Locking::PerCall, fsync: false, shape: Shape::Editing }),
             witnesses: &[],
             params: &EDITING_PARAMS,
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "fixed",
@@ -408,7 +408,7 @@ pub static SCENARIO: Scenario = Scenario {
                 Witness { name: "the user saved while a submit held the lock", reached: edited_while_held },
             ],
             params: &EDITING_PARAMS,
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "crash-no-fsync",
@@ -417,7 +417,7 @@ pub static SCENARIO: Scenario = Scenario {
             body: |ctx| run(ctx, Code { locking: Locking::Held, fsync: false, shape: Shape::Crash }),
             witnesses: &[],
             params: &CRASH_PARAMS,
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "crash-fixed",
@@ -429,7 +429,7 @@ pub static SCENARIO: Scenario = Scenario {
                 reached: crash_kept_rename,
             }],
             params: &CRASH_PARAMS,
-            values: &[],
+            ..Variant::DEFAULTS
         },
     ],
 };

@@ -366,8 +366,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "O_EXCL lock file with the owner's PID; a dead owner's file is unlinked",
             body: |ctx| run(ctx, Lock::PidFileUnlink, Owner::Dead),
             witnesses: &[BOTH_TRYING],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "audit-fix",
@@ -375,8 +374,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "a dead owner's file is renamed to .removing, then unlinked",
             body: |ctx| run(ctx, Lock::PidFileRename, Owner::Dead),
             witnesses: &[BOTH_TRYING],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "fixed",
@@ -384,8 +382,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "persistent lock file guarded by flock(LOCK_EX|LOCK_NB); nothing is ever removed",
             body: |ctx| run(ctx, Lock::Flock, Owner::Dead),
             witnesses: &[BOTH_TRYING, REFUSED],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "buggy-pid-reuse",
@@ -393,8 +390,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "as buggy, and the dead owner's PID now belongs to an unrelated live process",
             body: |ctx| run(ctx, Lock::PidFileUnlink, Owner::PidReused),
             witnesses: &[],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "audit-fix-pid-reuse",
@@ -402,8 +398,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "as audit-fix, and the dead owner's PID now belongs to an unrelated live process",
             body: |ctx| run(ctx, Lock::PidFileRename, Owner::PidReused),
             witnesses: &[],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "fixed-pid-reuse",
@@ -411,8 +406,7 @@ pub static SCENARIO: Scenario = Scenario {
             summary: "as fixed, and the dead owner's PID now belongs to an unrelated live process",
             body: |ctx| run(ctx, Lock::Flock, Owner::PidReused),
             witnesses: &[BOTH_TRYING, REFUSED, REUSE_IGNORED],
-            params: &[],
-            values: &[],
+            ..Variant::DEFAULTS
         },
     ],
 };

@@ -282,7 +282,7 @@ pub static SCENARIO: Scenario = Scenario {
             body: |ctx| run(ctx, Write::InPlace),
             witnesses: WITNESSES,
             params: &ONE_WRITER,
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "audit-fix",
@@ -291,7 +291,7 @@ pub static SCENARIO: Scenario = Scenario {
             body: |ctx| run(ctx, Write::FixedTemp),
             witnesses: WITNESSES,
             params: &ONE_WRITER,
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "audit-fix-two-writers",
@@ -300,7 +300,7 @@ pub static SCENARIO: Scenario = Scenario {
             body: |ctx| run(ctx, Write::FixedTemp),
             witnesses: WITNESSES,
             params: &TWO_WRITERS,
-            values: &[],
+            ..Variant::DEFAULTS
         },
         Variant {
             name: "fixed",
@@ -309,7 +309,7 @@ pub static SCENARIO: Scenario = Scenario {
             body: |ctx| run(ctx, Write::UniqueTemp),
             witnesses: WITNESSES,
             params: &ONE_WRITER,
-            values: &[],
+            ..Variant::DEFAULTS
         },
     ],
 };
