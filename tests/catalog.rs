@@ -6,7 +6,7 @@
 mod common;
 
 use common::{check, snapshot_counterexample};
-use harness::{Expect, Strategy};
+use interleave::{Expect, Strategy};
 
 fn variants() -> Vec<(&'static str, &'static str, Expect)> {
     scenarios::CATALOG.iter().flat_map(|s| s.variants.iter().map(move |v| (s.name, v.name, v.expect))).collect()
@@ -42,13 +42,13 @@ fn the_step_level_search_reaches_every_class_a_random_run_reaches() {
     // code that reads shared state between steps would see it earlier there than under shuttle's
     // own schedulers, and the search would miss what they reach. (Both did happen: a trigger set by
     // an event loop task's synchronous code, and a process asking whether it was still alive.)
-    let all = scenarios::all();
+    let all = common::all();
     let mut targets: Vec<String> =
         variants().into_iter().filter(|v| v.2 == Expect::Holds).map(|(s, v, _)| format!("{s}/{v}")).collect();
     targets.push("family/holds[threads=3,steps=6,depth=2]".into());
     for target in targets {
-        let (_, variant) = harness::select(&all, std::slice::from_ref(&target)).expect("a variant")[0];
-        let (random, dfs, complete) = harness::check::classes_random_and_dfs(variant, 2_000, 5);
+        let (_, variant) = interleave::select(&all, std::slice::from_ref(&target)).expect("a variant")[0];
+        let (random, dfs, complete) = interleave::check::classes_random_and_dfs(variant, 2_000, 5);
         assert!(complete, "{target}: dfs did not complete");
         let missed = random.difference(&dfs).count();
         assert_eq!(missed, 0, "{target}: {missed} of {} classes a random run reached are not in dfs's", random.len());

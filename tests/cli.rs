@@ -46,9 +46,12 @@ fn bad_input_exits_2_with_what_is_valid() {
 fn a_schedule_that_no_longer_fits_exits_2() {
     // A valid string whose step order the code cannot take: thread 2 (the reader) cannot make
     // more steps than it has.
-    let s =
-        harness::replay::ReplayString { scenario: "worker-state".into(), variant: "buggy".into(), order: vec![2; 40] }
-            .encode();
+    let s = interleave::replay::ReplayString {
+        scenario: "worker-state".into(),
+        variant: "buggy".into(),
+        order: vec![2; 40],
+    }
+    .encode();
     let o = run(&["replay", &s]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("no longer fits"), "{}", stderr(&o));

@@ -3,10 +3,10 @@
 
 mod common;
 
-use harness::{check_variant, select, CheckOptions, Expect, Strategy, VariantReport};
+use interleave::{check_variant, select, CheckOptions, Expect, Strategy, VariantReport};
 
 fn check(target: &str, strategy: Strategy, iterations: usize) -> VariantReport {
-    let all = scenarios::all();
+    let all = common::all();
     let sel = select(&all, &[target.to_string()]).expect("a family instance");
     let opts =
         CheckOptions { strategy, iterations, seed: 3, child_exe: Some(common::exe()), ..CheckOptions::default() };

@@ -3,10 +3,12 @@
 //! the same schedule, followed as far as their code allows, must pass on every `holds` variant of
 //! its scenario.
 
-use harness::check::replay_lenient;
-use harness::fixture::Fixture;
-use harness::replay::ReplayString;
-use harness::Expect;
+mod common;
+
+use interleave::check::replay_lenient;
+use interleave::fixture::Fixture;
+use interleave::replay::ReplayString;
+use interleave::Expect;
 
 #[test]
 fn every_fixture_still_fails_and_its_schedule_passes_on_the_fixed_variants() {
@@ -18,10 +20,10 @@ fn every_fixture_still_fails_and_its_schedule_passes_on_the_fixed_variants() {
         .collect();
     paths.sort();
     assert!(!paths.is_empty(), "no fixtures in {}", dir.display());
-    let all = scenarios::all();
+    let all = common::all();
     for path in paths {
         let f = Fixture::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let r = harness::replay(&all, &f.replay).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let r = interleave::replay(&all, &f.replay).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let found = r.outcome.violation().map(|v| v.name.clone());
         assert_eq!(found.as_deref(), Some(f.invariant.as_str()), "{}:\n{}", path.display(), r.rendered);
         assert_eq!(r.rendered, f.trace, "{}: the trace changed", path.display());

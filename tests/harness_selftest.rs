@@ -4,10 +4,10 @@
 
 mod common;
 
-use harness::{check_variant, select, CheckOptions, Expect, Strategy, VariantReport};
+use interleave::{check_variant, select, CheckOptions, Expect, Strategy, VariantReport};
 
 fn check(variant: &str, strategy: Strategy) -> VariantReport {
-    let all = scenarios::all();
+    let all = common::all();
     let sel = select(&all, &[format!("selftest/{variant}")]).expect("a selftest variant");
     let opts = CheckOptions {
         strategy,
@@ -52,7 +52,7 @@ fn known_programs_get_known_verdicts_under_every_backend() {
             if let Some(trace) = &r.trace {
                 assert!(trace.contains(fragment), "{variant} under {strategy}:\n{trace}");
                 // A counterexample replays to the same bytes.
-                let again = harness::replay(&scenarios::all(), r.replay.as_deref().unwrap()).unwrap();
+                let again = interleave::replay(&common::all(), r.replay.as_deref().unwrap()).unwrap();
                 assert_eq!(&again.rendered, trace, "{variant} under {strategy}");
             }
         }

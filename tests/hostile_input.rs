@@ -4,8 +4,8 @@
 
 mod common;
 
-use harness::fixture::{Fixture, FIXTURE_FORMAT};
-use harness::replay::ReplayString;
+use interleave::fixture::{Fixture, FIXTURE_FORMAT};
+use interleave::replay::ReplayString;
 use proptest::prelude::*;
 use std::process::Command;
 
@@ -18,7 +18,7 @@ proptest! {
     #[test]
     fn replay_strings_never_panic(s in ".{0,200}") {
         let _ = ReplayString::parse(&s);
-        let _ = harness::replay(&scenarios::all(), &s);
+        let _ = interleave::replay(&common::all(), &s);
     }
 
     #[test]

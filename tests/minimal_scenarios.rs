@@ -4,8 +4,8 @@
 
 mod common;
 
-use harness::shrink::smallest_failing;
-use harness::{check_variant, select, CheckOptions, Expect, Strategy, Variant};
+use interleave::shrink::smallest_failing;
+use interleave::{check_variant, select, CheckOptions, Expect, Strategy, Variant};
 
 fn opts() -> CheckOptions {
     CheckOptions {
@@ -18,7 +18,7 @@ fn opts() -> CheckOptions {
     }
 }
 
-fn base(target: &str) -> (&'static harness::Scenario, &'static Variant) {
+fn base(target: &str) -> (&'static interleave::Scenario, &'static Variant) {
     select(scenarios::CATALOG, &[target.to_string()]).expect("a catalog variant")[0]
 }
 
@@ -68,7 +68,7 @@ fn smallest(target: &str, cases: u32, expected_name: &str) {
     }, {
         insta::assert_snapshot!(format!("{}__{}@smallest", scenario.name, variant.name), trace);
     });
-    let again = harness::replay(scenarios::CATALOG, &replay).expect("the instance's replay string replays");
+    let again = interleave::replay(scenarios::CATALOG, &replay).expect("the instance's replay string replays");
     assert_eq!(again.rendered, trace);
     let out = std::process::Command::new(common::exe()).args(["replay", &replay]).output().expect("run interleave");
     assert_eq!(String::from_utf8_lossy(&out.stdout), trace, "replay differs in a fresh process");

@@ -25,7 +25,7 @@ fn a_broken_variant_fails_the_nightly_and_its_command_reproduces_it() {
     assert!(log.starts_with("nightly: seed 7, shard 1/2"), "{log}");
     let cmd = log.lines().last().unwrap().trim();
     let replay = cmd.strip_prefix("interleave replay ").unwrap_or_else(|| panic!("last line: {cmd}"));
-    let fixture = harness::fixture::Fixture::read(&dir.path().join("selftest__broken-canary.json")).unwrap();
+    let fixture = interleave::fixture::Fixture::read(&dir.path().join("selftest__broken-canary.json")).unwrap();
     assert_eq!(fixture.replay, replay);
     let again = Command::new(common::exe()).args(["replay", replay]).output().unwrap();
     assert_eq!(again.status.code(), Some(1));
@@ -90,7 +90,8 @@ fn killing_a_run_that_writes_fixtures_never_leaves_a_partial_one() {
         for e in std::fs::read_dir(dir.path()).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "json") {
-                harness::fixture::Fixture::read(&p).unwrap_or_else(|e| panic!("round {round}: {}: {e}", p.display()));
+                interleave::fixture::Fixture::read(&p)
+                    .unwrap_or_else(|e| panic!("round {round}: {}: {e}", p.display()));
             }
         }
     }

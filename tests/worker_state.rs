@@ -5,7 +5,7 @@
 mod common;
 
 use common::check;
-use harness::{Expect, Strategy};
+use interleave::{Expect, Strategy};
 
 const SCENARIO: &str = "worker-state";
 
@@ -66,8 +66,8 @@ fn minimized_counterexamples_are_snapshots_and_do_not_depend_on_the_search() {
 
 /// Minimizing a counterexample found by any strategy is deterministic: replaying its replay
 /// string gives the same trace again.
-fn check_minimized(r: &harness::VariantReport) -> String {
-    harness::replay(scenarios::CATALOG, r.replay.as_deref().unwrap()).unwrap().rendered
+fn check_minimized(r: &interleave::VariantReport) -> String {
+    interleave::replay(scenarios::CATALOG, r.replay.as_deref().unwrap()).unwrap().rendered
 }
 
 #[test]

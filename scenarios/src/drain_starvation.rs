@@ -27,8 +27,8 @@
 //! Liveness (every queue empty) is checked at quiescence; safety (at most one driver at a time, no
 //! message processed twice) after every step.
 
-use harness::{Ctx, Expect, Invariant, Scenario, Source, Trace, Variant, Witness};
-use models::event_loop::{EventLoop, Task};
+use interleave::event_loop::{EventLoop, Task};
+use interleave::{Ctx, Expect, Invariant, Scenario, Source, Trace, Variant, Witness};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Liveness: at quiescence every deferred queue is empty.
@@ -205,12 +205,15 @@ fn reentrancy(ctx: &Ctx, await_in_guard: bool) {
 
 /// Witness: a message was queued while a driver ran (the starvation window).
 fn queued_while_running(t: &Trace) -> bool {
-    t.rows.iter().any(|r| matches!(r, harness::Row::Note { text, .. } if text.starts_with("driver running → enqueue")))
+    t.rows
+        .iter()
+        .any(|r| matches!(r, interleave::Row::Note { text, .. } if text.starts_with("driver running → enqueue")))
 }
 
 /// Witness: a drain of the chat started while another drain of it was under way.
 fn second_drain_met_first(t: &Trace) -> bool {
-    let busy = t.rows.iter().any(|r| matches!(r, harness::Row::Note { text, .. } if text == "drain(A): busy → return"));
+    let busy =
+        t.rows.iter().any(|r| matches!(r, interleave::Row::Note { text, .. } if text == "drain(A): busy → return"));
     let steps: Vec<_> = t.steps().collect();
     // The second task ran (its first step after the first task's first await).
     let first_await = steps.iter().position(|s| s.call.starts_with("await"));

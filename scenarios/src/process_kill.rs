@@ -71,10 +71,10 @@
 //! - `terminate` sends one `SIGTERM`; the escalation to `SIGKILL` after a timeout changes which
 //!   signal arrives, not where.
 
-use harness::sync::Mutex;
-use harness::{Ctx, Expect, Invariant, Scenario, Source, Trace, Variant, Witness};
-use models::process::state::{ChildHandle, Signal};
-use models::process::Procs;
+use interleave::process::state::{ChildHandle, Signal};
+use interleave::process::Procs;
+use interleave::sync::Mutex;
+use interleave::{Ctx, Expect, Invariant, Scenario, Source, Trace, Variant, Witness};
 
 /// The PID space: two PIDs, so a reaped PID is reused by the next spawn.
 const PID_MIN: u32 = 100;

@@ -40,10 +40,10 @@
 //!   which `no-fsync` would usually survive (ext4 flushes a file's data before it commits a
 //!   rename over another file).
 
-use harness::{Ctx, Expect, Invariant, Scenario, Source, Trace, Variant, Witness};
-use models::fs::crash::CrashState;
-use models::fs::state::{Errno, OpenFlags};
-use models::fs::{show_bytes, Fs, FsProc};
+use interleave::fs::crash::CrashState;
+use interleave::fs::state::{Errno, OpenFlags};
+use interleave::fs::{show_bytes, Fs, FsProc};
+use interleave::{Ctx, Expect, Invariant, Scenario, Source, Trace, Variant, Witness};
 
 const DIR: &str = "/data";
 const STATE: &str = "/data/state.json";

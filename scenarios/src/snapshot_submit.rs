@@ -73,9 +73,9 @@
 //!   costs: on `fixed` itself the crash check holds too, but loom's unbounded run then takes
 //!   70 s here instead of 14 s, so `fixed` leaves crash tracking to these two variants.
 
-use harness::{Ctx, Expect, Invariant, Param, Scenario, Source, Trace, Variant, Witness};
-use models::fs::state::{Errno, Fd, FlockOp, OpenFlags};
-use models::fs::{show_bytes, Fs, FsProc};
+use interleave::fs::state::{Errno, Fd, FlockOp, OpenFlags};
+use interleave::fs::{show_bytes, Fs, FsProc};
+use interleave::{Ctx, Expect, Invariant, Param, Scenario, Source, Trace, Variant, Witness};
 use std::collections::BTreeSet;
 
 const DOC: &str = "/p/doc.md";

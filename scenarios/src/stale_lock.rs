@@ -49,7 +49,7 @@
 //!   nothing new, while each further attempt multiplies loom's unbounded search (with three
 //!   attempts and a cleanup after every failure it needs ~1.8 million executions to meet the
 //!   race, instead of ~18 thousand).
-//! - `models::fs` has no `stat` yet, so `Path.exists()` is the step `stat` below: one step that
+//! - `interleave::fs` has no `stat` yet, so `Path.exists()` is the step `stat` below: one step that
 //!   looks the path up in the modeled file system, shown as the real call.
 //! - The PID table allocates the lowest free PID (models.md), so the dead owner is the newest
 //!   process: A and B were spawned first, then the owner, which took the lock, died and was reaped.
@@ -62,11 +62,11 @@
 //! - The notes naming whose lock a `rename` moved read the modeled file system between steps;
 //!   they are commentary for the reader and change nothing.
 
-use harness::{Ctx, Expect, Invariant, Row, Scenario, Source, Step, Trace, Variant, Witness};
-use models::fs::state::{Errno, Fd, FlockOp, OpenFlags};
-use models::fs::{Fs, FsProc};
-use models::process::state::{Pid, Signal};
-use models::process::Procs;
+use interleave::fs::state::{Errno, Fd, FlockOp, OpenFlags};
+use interleave::fs::{Fs, FsProc};
+use interleave::process::state::{Pid, Signal};
+use interleave::process::Procs;
+use interleave::{Ctx, Expect, Invariant, Row, Scenario, Source, Step, Trace, Variant, Witness};
 
 const DIR: &str = "/state";
 const LOCK: &str = "/state/checkpoint.lock";
@@ -291,7 +291,7 @@ fn run(ctx: &Ctx, how: Lock, owner: Owner) {
 
     let shown = |path: &str| match fs.inspect(|st| st.contents(path)) {
         None => format!("{path} missing"),
-        Some(d) => format!("{path} = {}", models::fs::show_bytes(&d)),
+        Some(d) => format!("{path} = {}", interleave::fs::show_bytes(&d)),
     };
     let who: Vec<String> = acquired
         .iter()

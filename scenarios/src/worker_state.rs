@@ -30,9 +30,9 @@
 //! drawn at random, because randomness the scheduler does not control stays out of models;
 //! `fs::read`'s `statx` for a size hint is not modeled, since its result only sizes a buffer.
 
-use harness::{Ctx, Expect, Invariant, Param, Scenario, Source, Trace, Variant, Witness};
-use models::fs::state::{Errno, OpenFlags};
-use models::fs::{Fs, FsProc};
+use interleave::fs::state::{Errno, OpenFlags};
+use interleave::fs::{Fs, FsProc};
+use interleave::{Ctx, Expect, Invariant, Param, Scenario, Source, Trace, Variant, Witness};
 
 const DIR: &str = "/state";
 const PATH: &str = "/state/w.json";
@@ -147,8 +147,8 @@ fn run(ctx: &Ctx, how: Write) {
         watch.inspect(|st| {
             for pid in 1..=writers as u32 {
                 for fd in 3..8 {
-                    let fd = models::fs::state::Fd(fd);
-                    if let Some(ino) = st.fd_ino(models::fs::state::ProcId(pid), fd) {
+                    let fd = interleave::fs::state::Fd(fd);
+                    if let Some(ino) = st.fd_ino(interleave::fs::state::ProcId(pid), fd) {
                         if st.links(ino) == 0 && !st.open_writers(ino).is_empty() {
                             return Err(format!(
                                 "inode {ino} lost its last name while writer {pid} has it open as fd {fd}"
@@ -205,7 +205,7 @@ fn run(ctx: &Ctx, how: Write) {
     let parses = final_state.as_deref().is_some_and(|d| serde_json::from_slice::<serde_json::Value>(d).is_ok());
     let shown = match &final_state {
         None => format!("\"{PATH}\" missing"),
-        Some(d) => format!("\"{PATH}\" = {}", models::fs::show_bytes(d)),
+        Some(d) => format!("\"{PATH}\" = {}", interleave::fs::show_bytes(d)),
     };
     ctx.end(format!("{shown}; {}", returned.join(", ")));
     ctx.check(&SURVIVES, !any_ok || parses, || {
@@ -237,7 +237,7 @@ fn check_crashes(ctx: &Ctx, fs: &Fs, returned: &[usize]) {
                 let seen = match found {
                     None => format!("no \"{PATH}\""),
                     Some(d) if d == OLD => "the old state, though write_state had returned".into(),
-                    Some(d) => models::fs::show_bytes(d),
+                    Some(d) => interleave::fs::show_bytes(d),
                 };
                 ctx.end(format!("crash after step {}: read_all finds {seen}", point.after_steps));
                 ctx.check(&SURVIVES_CRASH, false, || {

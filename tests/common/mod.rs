@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use harness::{check_variant, select, CheckOptions, Strategy, VariantReport};
+use interleave::{check_variant, select, CheckOptions, Strategy, VariantReport};
 use std::path::PathBuf;
 
 /// The `interleave` executable (loom explorations run in its child processes).
@@ -40,11 +40,16 @@ pub fn snapshot_counterexample(scenario: &str, variant: &str, backend: &str, str
         insta::assert_snapshot!(format!("{scenario}__{variant}@{backend}"), trace);
     });
     for _ in 0..20 {
-        let again = harness::replay(scenarios::CATALOG, &replay).expect("the replay string replays");
+        let again = interleave::replay(scenarios::CATALOG, &replay).expect("the replay string replays");
         assert_eq!(again.rendered, trace, "replay differs in process");
     }
     let out = std::process::Command::new(exe()).args(["replay", &replay]).output().expect("run interleave replay");
     assert_eq!(out.status.code(), Some(1), "replaying a counterexample exits 1");
     assert_eq!(String::from_utf8_lossy(&out.stdout), trace, "replay differs in a fresh process");
     trace
+}
+
+/// Every scenario a replay string may name: the catalog and the harness's own.
+pub fn all() -> Vec<&'static interleave::Scenario> {
+    scenarios::CATALOG.iter().chain(interleave::internal::INTERNAL.iter()).copied().collect()
 }

@@ -1,10 +1,10 @@
 //! The harness's own test scenarios: small programs whose verdicts are known, so the harness's
 //! reports of deadlocks, panics and livelocks can be checked under every backend. They are not
 //! audited findings, so they are not in the catalog `interleave list` shows; the loom child
-//! process and the tests reach them through [`crate::INTERNAL`].
+//! process and the tests reach them through [`crate::internal::INTERNAL`].
 
-use harness::sync::Mutex;
-use harness::{Ctx, Expect, Invariant, Scenario, Source, Trace, Variant, Witness};
+use interleave::sync::Mutex;
+use interleave::{Ctx, Expect, Invariant, Scenario, Source, Trace, Variant, Witness};
 
 /// Both increments land.
 pub static BOTH_COUNTED: Invariant = Invariant { name: "both increments counted" };

@@ -23,7 +23,7 @@
 //! `depth` (every constraint but the contradictory one met), which shows the search reached the
 //! window where the bug would be.
 
-use harness::{Ctx, Expect, Invariant, Param, Scenario, Source, Step, Trace, Variant, Witness};
+use interleave::{Ctx, Expect, Invariant, Param, Scenario, Source, Step, Trace, Variant, Witness};
 use std::sync::{Arc, Mutex};
 
 /// The invariant: the chain of events never completes in order.

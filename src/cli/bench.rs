@@ -214,7 +214,7 @@ pub fn run(
     });
     if let Some(path) = &b.save {
         let text = serde_json::to_string_pretty(&out).unwrap_or_default();
-        if let Err(e) = crate::nightly::write_atomic(path, &text) {
+        if let Err(e) = super::nightly::write_atomic(path, &text) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return 2;
         }
