@@ -19,8 +19,9 @@ use std::time::Instant;
 pub struct CheckOptions {
     /// The strategy.
     pub strategy: Strategy,
-    /// Executions per run (random, pct, urw) and the cap of `dfs`; the budget of `bounded` is at
-    /// least `minimize_budget`.
+    /// The exploration's budget: executions per run of a sampler (random, pct, urw), the cap of
+    /// a systematic search (`dfs`, `shuttle-dfs`, `bounded`) and the total of the `portfolio`.
+    /// Minimization has a budget of its own, `minimize_budget`.
     pub iterations: usize,
     /// The run's seed; execution seeds derive from it.
     pub seed: u64,
@@ -36,7 +37,7 @@ impl Default for CheckOptions {
     fn default() -> Self {
         CheckOptions {
             strategy: Strategy::DEFAULT,
-            iterations: 10_000,
+            iterations: 20_000,
             seed: 0,
             child_exe: None,
             minimize_budget: 50_000,
@@ -310,19 +311,15 @@ pub fn check_variant(
             runs.push((run_report("shuttle dfs".into(), "shuttle", None, &r), r));
         }
         Strategy::Bounded { max_preemptions } => {
-            // A systematic search is not a sample: it gets at least the minimizer's budget, so
-            // that a small --iterations does not cut a holds proof short.
-            let (b, bound) = bounded::iterative(variant, max_preemptions, n.max(opts.minimize_budget));
+            // A search cut short by its budget is a sample, and the report says so (`exhaustive`).
+            let (b, bound) = bounded::iterative(variant, max_preemptions, n);
             runs.push(bounded_run(b, bound));
         }
         Strategy::Exhaustive => {
             exhaustive_runs(scenario, variant, opts, &mut runs)?;
         }
         Strategy::Portfolio => {
-            // Like `bounded`, the portfolio gets at least the minimizer's budget, so that its
-            // bounded member can finish a holds proof.
-            let budget = n.max(opts.minimize_budget);
-            for (member, r) in crate::portfolio::run(variant, crate::portfolio::MEMBERS, opts.seed, budget, n) {
+            for (member, r) in crate::portfolio::run(variant, crate::portfolio::MEMBERS, opts.seed, n, n) {
                 match r {
                     crate::portfolio::MemberResult::Shuttle(r) => {
                         runs.push((run_report(format!("portfolio: {}", member.label()), "shuttle", None, &r), r));
@@ -469,7 +466,7 @@ fn exhaustive_runs(
     if r.complete || r.counterexample.is_some() {
         runs.push((run_report("shuttle dfs".into(), "shuttle", None, &r), r));
     }
-    let (b, bound) = bounded::iterative(variant, None, opts.minimize_budget);
+    let (b, bound) = bounded::iterative(variant, None, n);
     runs.push(bounded_run(b, bound));
     Ok(())
 }

@@ -50,8 +50,8 @@ enum Command {
         /// portfolio (the default), random, pct, urw, dfs, shuttle-dfs, bounded or exhaustive (loom; needs `--features loom`).
         #[arg(long, default_value = "portfolio")]
         strategy: String,
-        /// Executions per run (the budget of `bounded` and `portfolio`, the cap of `dfs`).
-        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        /// The exploration's budget in executions: per run of random, pct and urw; the cap of dfs, shuttle-dfs and bounded; the portfolio's total.
+        #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
         iterations: u64,
         /// The run's seed.
         #[arg(long, default_value_t = 0)]
