@@ -117,6 +117,8 @@ pub struct BoundedResult {
     /// Executions cut short by the sleep sets: they reached a point where every thread they could
     /// take only reordered independent steps of an explored execution (counted in `executions`).
     pub sleep_blocked: usize,
+    /// Spawned threads that made no step in any execution (`None` before the first).
+    pub stepless: Option<BTreeSet<String>>,
 }
 
 /// Which counterexample a search keeps.
@@ -144,6 +146,7 @@ struct Dfs {
 impl Dfs {
     fn absorb(&mut self, out: ExecOutcome, decisions: Vec<Decision>) {
         self.result.executions += 1;
+        crate::explore::narrow_stepless(&mut self.result.stepless, &out);
         self.result.signatures.insert(out.trace.signature());
         self.result.witnesses.extend(out.witnesses.iter().cloned());
         // Decision i chose the thread that made step i.
@@ -381,6 +384,12 @@ impl Resumable {
         self.total.sleep_blocked += r.sleep_blocked;
         self.total.bound_refused = r.bound_refused;
         self.total.signatures.extend(r.signatures);
+        if let Some(s) = r.stepless {
+            self.total.stepless = Some(match self.total.stepless.take() {
+                None => s,
+                Some(before) => before.intersection(&s).cloned().collect(),
+            });
+        }
         r.counterexample
     }
 
@@ -394,25 +403,33 @@ impl Resumable {
     }
 }
 
+/// What the minimizer found.
+#[derive(Clone, Debug, Default)]
+pub struct Minimized {
+    /// The violation with the fewest preemptions, then the fewest steps; `None` when the budget
+    /// ran out before any was found.
+    pub outcome: Option<ExecOutcome>,
+    /// Executions spent.
+    pub executions: usize,
+    /// Whether `outcome` is known minimal: every bound below its own was explored completely and
+    /// found nothing, and its own bound was explored completely. `false` when the budget ran out.
+    pub minimal: bool,
+}
+
 /// Minimizes a counterexample known to need at most `max_preemptions`: the violation (of the
 /// invariant `name`, or of any with `None`) with the fewest preemptions, then the fewest steps.
-pub fn minimize(
-    variant: &'static Variant,
-    name: Option<&str>,
-    max_preemptions: usize,
-    budget: usize,
-) -> (Option<ExecOutcome>, usize) {
+pub fn minimize(variant: &'static Variant, name: Option<&str>, max_preemptions: usize, budget: usize) -> Minimized {
     let mut executions = 0;
     for bound in 0..=max_preemptions {
         let r =
             search(variant, bound, budget.saturating_sub(executions), Target::Shortest(name.map(String::from)), false);
         executions += r.executions;
         if r.counterexample.is_some() {
-            return (r.counterexample, executions);
+            return Minimized { outcome: r.counterexample, executions, minimal: r.complete };
         }
-        if executions >= budget {
+        if executions >= budget || !r.complete {
             break;
         }
     }
-    (None, executions)
+    Minimized { outcome: None, executions, minimal: false }
 }

@@ -7,10 +7,11 @@ use crate::explore::{replay_order, shuttle_free, FreeResult};
 use crate::replay::ReplayString;
 use crate::scenario::{Expect, Scenario, Variant};
 use crate::strategy::Strategy;
-use crate::world::ExecOutcome;
+use crate::world::{ExecOutcome, ViolationKind};
 use serde::Serialize;
 use shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler, UrwRandomScheduler};
 use std::collections::BTreeSet;
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -43,6 +44,36 @@ impl Default for CheckOptions {
             minimize_budget: 50_000,
             minimize: true,
         }
+    }
+}
+
+/// What a check found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    /// Some execution violated an invariant (or deadlocked, or panicked).
+    #[serde(rename = "counterexample")]
+    Counterexample,
+    /// No explored execution violated anything.
+    #[serde(rename = "holds")]
+    Holds,
+    /// The scenario broke the step contract: there is no verdict about the code under audit.
+    #[serde(rename = "scenario error")]
+    ScenarioError,
+}
+
+impl PartialEq<Expect> for Outcome {
+    fn eq(&self, other: &Expect) -> bool {
+        matches!((self, other), (Outcome::Counterexample, Expect::Counterexample) | (Outcome::Holds, Expect::Holds))
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outcome::Counterexample => "counterexample",
+            Outcome::Holds => "holds",
+            Outcome::ScenarioError => "scenario error",
+        })
     }
 }
 
@@ -85,7 +116,7 @@ pub struct VariantReport {
     /// What the variant declares.
     pub expect: Expect,
     /// What the check found.
-    pub outcome: Expect,
+    pub outcome: Outcome,
     /// The strategy.
     pub strategy: String,
     /// Executions explored until the verdict (not counting minimization).
@@ -111,6 +142,14 @@ pub struct VariantReport {
     pub steps: Option<usize>,
     /// Executions the minimizer spent.
     pub minimize_executions: usize,
+    /// Whether the counterexample shown is known minimal (fewest preemptions, then fewest steps);
+    /// `false` when the minimizer's budget ran out first. `None` without a counterexample.
+    pub minimal: Option<bool>,
+    /// Spawned threads that made no step in any execution: the state they share is probably
+    /// outside the models (plain `std` types), so the harness could not interleave it.
+    pub stepless_threads: Vec<String>,
+    /// Remarks on how the verdict was reached (a backend skipped, and why).
+    pub notes: Vec<String>,
     /// Whether the exploration was exhaustive (so a `holds` is a proof at step granularity).
     pub exhaustive: bool,
     /// The witnesses of the variant.
@@ -132,10 +171,23 @@ pub struct Counterexample {
     pub replay: String,
     /// Its rendering: headline, table, end state.
     pub rendered: String,
+    /// Whether it is known minimal (see [`VariantReport::minimal`]).
+    pub minimal: bool,
 }
 
 /// Renders an execution with its headline.
 pub fn render(scenario: &str, variant: &str, out: &ExecOutcome, preemptions: Option<usize>) -> String {
+    render_marked(scenario, variant, out, preemptions, true)
+}
+
+/// Renders an execution with its headline, which says when the execution is not known minimal.
+fn render_marked(
+    scenario: &str,
+    variant: &str,
+    out: &ExecOutcome,
+    preemptions: Option<usize>,
+    minimal: bool,
+) -> String {
     let steps = out.trace.step_count();
     let p = match preemptions {
         Some(1) => ", 1 preemption".to_string(),
@@ -154,6 +206,9 @@ pub fn render(scenario: &str, variant: &str, out: &ExecOutcome, preemptions: Opt
             );
             for r in rest {
                 h.push_str(&format!("; then \"{}\"", r.name));
+            }
+            if !minimal {
+                h.push_str(" (not minimal: the minimizer's budget ran out first)");
             }
             h
         }
@@ -176,8 +231,9 @@ pub fn finish_counterexample(
     // The shortest violation of any invariant at the fewest preemptions: which invariant the search
     // happened to break first does not change what is reported, so every strategy (and every seed)
     // reports the same counterexample.
-    let (min, spent) = bounded::minimize(variant, None, upper, budget);
-    let chosen = match min {
+    let min = bounded::minimize(variant, None, upper, budget);
+    let (spent, minimal) = (min.executions, min.minimal);
+    let chosen = match min.outcome {
         Some(m) => m,
         None if fits => replayed,
         None => found.clone(),
@@ -188,8 +244,20 @@ pub fn finish_counterexample(
     let (shown, decisions) = replay_order(variant, order.clone());
     let preemptions = decisions.iter().filter(|d| d.is_preemption()).count();
     let replay = ReplayString { scenario: scenario.name.into(), variant: variant.name.into(), order }.encode();
-    let rendered = render(scenario.name, variant.name, &shown, Some(preemptions));
-    (Counterexample { outcome: shown, preemptions, replay, rendered }, spent)
+    let rendered = render_marked(scenario.name, variant.name, &shown, Some(preemptions), minimal);
+    (Counterexample { outcome: shown, preemptions, replay, rendered, minimal }, spent)
+}
+
+/// A scenario error shown as found (not minimized: it is a mistake in the scenario, not a
+/// schedule worth shortening), with the replay string of its execution.
+fn scenario_error(scenario: &'static Scenario, variant: &'static Variant, found: &ExecOutcome) -> (String, String) {
+    let order = found.trace.order();
+    let (shown, decisions) = replay_order(variant, order.clone());
+    // A free execution is recorded as it happened; its replay must show the same misuse.
+    let shown = if shown.violation().map(|v| &v.kind) == Some(&ViolationKind::Misuse) { shown } else { found.clone() };
+    let preemptions = decisions.iter().filter(|d| d.is_preemption()).count();
+    let replay = ReplayString { scenario: scenario.name.into(), variant: variant.name.into(), order }.encode();
+    (replay, render(scenario.name, variant.name, &shown, Some(preemptions)))
 }
 
 /// A step-level search's result as a run of the report.
@@ -203,6 +271,7 @@ fn bounded_run(b: bounded::BoundedResult, bound: usize) -> (RunReport, FreeResul
         decisions: 0,
         distinct: b.signatures.len(),
         signatures: b.signatures,
+        stepless: b.stepless,
     };
     (run_report(bounded_label(bound), "bounded", space, &r), r)
 }
@@ -287,6 +356,7 @@ pub fn check_variant(
     let start = Instant::now();
     let n = opts.iterations.max(1);
     let mut runs: Vec<(RunReport, FreeResult)> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     match opts.strategy {
         Strategy::Random => {
             let r = shuttle_free(variant, RandomScheduler::new_from_seed(opts.seed, n), n);
@@ -316,7 +386,7 @@ pub fn check_variant(
             runs.push(bounded_run(b, bound));
         }
         Strategy::Exhaustive => {
-            exhaustive_runs(scenario, variant, opts, &mut runs)?;
+            exhaustive_runs(scenario, variant, opts, &mut runs, &mut notes)?;
         }
         Strategy::Portfolio => {
             for (member, r) in crate::portfolio::run(variant, crate::portfolio::MEMBERS, opts.seed, n, n) {
@@ -374,11 +444,25 @@ pub fn check_variant(
         } else {
             runs.iter().all(|(r, _)| r.complete)
         };
+    let misuse = found.as_ref().and_then(|f| f.violation()).filter(|v| v.kind == ViolationKind::Misuse).cloned();
+    let mut stepless: Option<BTreeSet<String>> = None;
+    for (_, r) in &runs {
+        if let Some(s) = &r.stepless {
+            stepless = Some(match stepless {
+                None => s.clone(),
+                Some(before) => before.intersection(s).cloned().collect(),
+            });
+        }
+    }
     let mut report = VariantReport {
         scenario: scenario.name.into(),
         variant: variant.name.into(),
         expect: variant.expect,
-        outcome: if found.is_some() { Expect::Counterexample } else { Expect::Holds },
+        outcome: match (&found, &misuse) {
+            (_, Some(_)) => Outcome::ScenarioError,
+            (Some(_), None) => Outcome::Counterexample,
+            (None, None) => Outcome::Holds,
+        },
         strategy: opts.strategy.name().into(),
         executions,
         distinct_interleavings: runs.iter().map(|(r, _)| r.distinct).max().unwrap_or(0),
@@ -391,12 +475,20 @@ pub fn check_variant(
         preemptions: None,
         steps: None,
         minimize_executions: 0,
+        minimal: None,
+        stepless_threads: stepless.unwrap_or_default().into_iter().collect(),
+        notes,
         exhaustive,
         witnesses,
         runs: runs.iter().map(|(r, _)| r.clone()).collect(),
         disagreement,
     };
-    if let Some(found) = found.filter(|_| opts.minimize) {
+    if let (Some(found), Some(v)) = (&found, &misuse) {
+        let (replay, trace) = scenario_error(scenario, variant, found);
+        report.invariant = Some(v.name.clone());
+        report.replay = Some(replay);
+        report.trace = Some(trace);
+    } else if let Some(found) = found.filter(|_| opts.minimize) {
         let (cx, spent) = finish_counterexample(scenario, variant, &found, opts.minimize_budget);
         report.invariant =
             cx.outcome.violation().map(|v| v.name.clone()).or_else(|| found.violation().map(|v| v.name.clone()));
@@ -405,10 +497,26 @@ pub fn check_variant(
         report.replay = Some(cx.replay);
         report.trace = Some(cx.rendered);
         report.minimize_executions = spent;
+        report.minimal = Some(cx.minimal);
     }
+    let stepless_problem = (!report.stepless_threads.is_empty()).then(|| {
+        format!(
+            "{} made no model step in any execution: the state {} shares is outside the models (plain std \
+             types, say), which the harness cannot interleave; use interleave's primitives",
+            report.stepless_threads.join(", "),
+            if report.stepless_threads.len() == 1 { "it" } else { "they" },
+        )
+    });
     report.problem =
-        if report.outcome != report.expect {
-            Some(format!("expected {} but found {}", report.expect, report.outcome))
+        if let Some(v) = &misuse {
+            Some(format!("the scenario broke the step contract, so there is no verdict: {}", v.detail))
+        } else if report.outcome != report.expect {
+            Some(match &stepless_problem {
+                Some(p) => format!("expected {} but found {}; {p}", report.expect, report.outcome),
+                None => format!("expected {} but found {}", report.expect, report.outcome),
+            })
+        } else if report.outcome == Outcome::Holds && stepless_problem.is_some() {
+            stepless_problem.clone()
         } else if report.expect == Expect::Holds {
             if variant.witnesses.is_empty() {
                 Some("a holds variant must name a witness of its racy window".into())
@@ -431,6 +539,7 @@ fn exhaustive_runs(
     _variant: &'static Variant,
     _opts: &CheckOptions,
     _runs: &mut Vec<(RunReport, FreeResult)>,
+    _notes: &mut Vec<String>,
 ) -> Result<(), Error> {
     Err(Error::new(
         ErrorKind::Backend,
@@ -444,6 +553,7 @@ fn exhaustive_runs(
     variant: &'static Variant,
     opts: &CheckOptions,
     runs: &mut Vec<(RunReport, FreeResult)>,
+    notes: &mut Vec<String>,
 ) -> Result<(), Error> {
     let exe = opts.child_exe.clone().ok_or_else(|| {
         Error::new(
@@ -451,8 +561,26 @@ fn exhaustive_runs(
             "the exhaustive strategy needs the interleave executable to run loom in a child process",
         )
     })?;
-    for bound in crate::loom_run::BOUNDS {
-        let r = crate::loom_run::loom_child(&exe, scenario.name, variant.name, bound)?;
+    // loom runs at most five threads, the main one included, and fails on a sixth with an
+    // assertion of its own: count the variant's threads first and leave loom out past that.
+    let threads = replay_lenient(variant, Vec::new()).trace.threads.len();
+    let loom_max = crate::loom_run::MAX_THREADS;
+    if threads > loom_max {
+        notes.push(format!(
+            "loom skipped: {}/{} runs {threads} threads (the main one included), and loom allows at most {loom_max}; \
+             the verdict rests on the step-level search alone",
+            scenario.name, variant.name
+        ));
+    }
+    for bound in crate::loom_run::BOUNDS.into_iter().filter(|_| threads <= loom_max) {
+        let r = match crate::loom_run::loom_child(&exe, scenario.name, variant.name, bound) {
+            Ok(r) => r,
+            Err(e) if e.kind == ErrorKind::Unsupported => {
+                notes.push(format!("loom skipped: {e}; the verdict rests on the step-level search alone"));
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         let label = match bound {
             None => "loom unbounded".to_string(),
             Some(b) => format!("loom preemption bound {b}"),
@@ -567,6 +695,18 @@ pub fn replay(catalog: &[&'static Scenario], input: &str) -> Result<ReplayReport
         return Err(Error::new(
             ErrorKind::ScheduleMismatch,
             format!("the schedule no longer fits {}/{}: {}", scenario.name, variant.name, v.detail),
+        ));
+    }
+    if decisions.len() < r.order.len() {
+        return Err(Error::new(
+            ErrorKind::ScheduleMismatch,
+            format!(
+                "the schedule does not fit {}/{}: the execution ended after {} steps; {} steps of the schedule are left",
+                scenario.name,
+                variant.name,
+                decisions.len(),
+                r.order.len() - decisions.len()
+            ),
         ));
     }
     let preemptions = decisions.iter().filter(|d| d.is_preemption()).count();

@@ -16,6 +16,8 @@ pub enum ErrorKind {
     BadOption,
     /// The requested backend is not compiled in or could not be run.
     Backend,
+    /// The backend cannot run this variant (loom past its five threads).
+    Unsupported,
 }
 
 /// Bad input, with a lowercase message that says what was wrong and what is valid.

@@ -93,7 +93,7 @@ fn finish_outcome(variant: &Variant, out: &mut ExecOutcome) {
 fn run_body(variant: &'static Variant, world: &Arc<World>) {
     let ctx = Ctx { world: Arc::clone(world), variant };
     crate::scenario::guarded(world, || (variant.body)(&ctx));
-    world.finish(0);
+    world.finish_main();
 }
 
 /// The outcome of an execution that has ended, normally or not, and drops what it registered.
@@ -152,12 +152,24 @@ pub struct FreeResult {
     pub distinct: usize,
     /// The signatures seen (to count `distinct`).
     pub signatures: BTreeSet<u64>,
+    /// Spawned threads that made no step in any execution so far (`None` before the first).
+    pub stepless: Option<BTreeSet<String>>,
+}
+
+/// Narrows `acc`, the threads that made no step in any execution so far, by one more execution.
+pub(crate) fn narrow_stepless(acc: &mut Option<BTreeSet<String>>, out: &ExecOutcome) {
+    let this: BTreeSet<String> = out.stepless.iter().cloned().collect();
+    *acc = Some(match acc.take() {
+        None => this,
+        Some(before) => before.intersection(&this).cloned().collect(),
+    });
 }
 
 impl FreeResult {
     /// Counts an execution; returns whether a counterexample is now known.
     pub(crate) fn absorb(&mut self, out: ExecOutcome) -> bool {
         self.executions += 1;
+        narrow_stepless(&mut self.stepless, &out);
         self.signatures.insert(out.trace.signature());
         self.distinct = self.signatures.len();
         self.witnesses.extend(out.witnesses.iter().cloned());

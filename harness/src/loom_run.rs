@@ -22,6 +22,9 @@ use std::sync::{Arc, Mutex};
 /// The loom runs of the `exhaustive` strategy: unbounded, then preemption bounds 1, 2 and 3.
 pub const BOUNDS: [Option<usize>; 4] = [None, Some(1), Some(2), Some(3)];
 
+/// The most threads loom runs, the main one included (`loom::MAX_THREADS`, not configurable).
+pub const MAX_THREADS: usize = 5;
+
 /// The most loom executions one run may take before it is reported incomplete.
 pub const MAX_PERMUTATIONS: usize = 250_000;
 
@@ -62,7 +65,7 @@ pub fn loom_explore(variant: &'static Variant, bound: Option<usize>) -> FreeResu
                 lock(&sh).world = Some(Arc::clone(&world));
                 let ctx = Ctx { world: Arc::clone(&world), variant };
                 crate::scenario::guarded(&world, || (variant.body)(&ctx));
-                world.finish(0);
+                world.finish_main();
                 let out = outcome_with_witnesses(variant, &world);
                 world.teardown();
                 let mut s = lock(&sh);
@@ -110,6 +113,7 @@ fn result_json(r: &FreeResult) -> String {
         "complete": r.complete,
         "witnesses": r.witnesses,
         "counterexample": r.counterexample,
+        "stepless": r.stepless,
     })
     .to_string()
 }
@@ -123,6 +127,7 @@ fn parse_result(line: &str) -> Option<FreeResult> {
         complete: v.get("complete")?.as_bool()?,
         witnesses: serde_json::from_value(v.get("witnesses")?.clone()).ok()?,
         counterexample: serde_json::from_value(v.get("counterexample")?.clone()).ok()?,
+        stepless: serde_json::from_value(v.get("stepless")?.clone()).ok()?,
         decisions: 0,
     })
 }
@@ -199,6 +204,16 @@ pub fn loom_child(exe: &Path, scenario: &str, variant: &str, bound: Option<usize
             },
         )?;
     let stdout = String::from_utf8_lossy(&output.stdout);
+    // loom's own refusal of a sixth thread surfaces as a panic in the scenario's spawn: it is a
+    // limit of the backend, never a finding.
+    if stdout.contains("self.threads.len() < self.max()") {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "{scenario}/{variant} spawned more threads than loom allows ({MAX_THREADS}, the main one included)"
+            ),
+        ));
+    }
     let mut failure = None;
     for line in stdout.lines() {
         if let Some(json) = line.strip_prefix("INTERLEAVE-RESULT ") {

@@ -267,6 +267,16 @@ impl Ctx {
         self.world.step(object, ready, act)
     }
 
+    /// Declares that the calling code is about to read the state of model object `object`
+    /// outside a step: every model calls this from its `inspect`-style reads. Such a read is
+    /// sound in setup (before any thread is spawned), in `always` checks and steps, and in end
+    /// checks once every other thread has finished; anywhere else the execution stops with a
+    /// misuse of the step contract that names the thread, the object and the last step (the read
+    /// would happen at a moment no schedule controls, so a verdict resting on it could be wrong).
+    pub fn observe(&self, object: &str) {
+        self.world.observe(object);
+    }
+
     /// The value of the variant's parameter `name` (its default unless this is an instance).
     ///
     /// # Panics

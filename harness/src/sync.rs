@@ -64,8 +64,15 @@ impl<T: Send + 'static> Mutex<T> {
         MutexGuard { mutex: self, value: Some(plain(&s.value)) }
     }
 
+    /// Reads the value inside a step or an `always` check (the caller is in one: nothing else
+    /// runs meanwhile). Elsewhere, use [`Mutex::inspect`].
+    pub fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&plain(&self.shared.value))
+    }
+
     /// Reads the value without a step: for end-state checks once every thread has finished.
     pub fn inspect<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        self.ctx.observe(&self.shared.name);
         f(&plain(&self.shared.value))
     }
 }

@@ -23,7 +23,7 @@ use crate::backend::{self, Cond, Lock, ThreadKey, Ticket};
 use crate::scenario::Invariant;
 use crate::trace::{Row, Step, Trace};
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Why an execution stopped being a normal run of the scenario.
@@ -37,6 +37,10 @@ pub enum ViolationKind {
     StepLimit,
     /// Scenario code panicked.
     Panic,
+    /// The scenario broke the step contract (it read model state outside a step while other
+    /// threads ran, or made a step inside a step): not a finding about the code under audit, and
+    /// never a verdict.
+    Misuse,
 }
 
 /// A violation: what went wrong, under which name, with what detail.
@@ -104,6 +108,9 @@ enum Status {
     AtStep(Result<(), String>),
     /// Waiting for another thread to finish.
     Joining(usize),
+    /// The main thread: its body has returned and it waits for every other thread to finish
+    /// (an execution ends when all its threads have, whether or not the body joined them).
+    JoiningAll,
     Finished,
 }
 
@@ -117,6 +124,8 @@ struct ThreadInfo {
     status: Status,
     ready: Option<Ready>,
     waiter: Arc<Waiter>,
+    /// Steps this thread has made.
+    steps: usize,
 }
 
 /// Where one thread sleeps while its step cannot proceed or it is not its turn: a lock and a
@@ -130,7 +139,7 @@ struct Waiter {
 impl ThreadInfo {
     fn new(name: &str, key: Option<ThreadKey>) -> ThreadInfo {
         let waiter = Arc::new(Waiter { lock: Lock::new(), cond: Cond::new() });
-        ThreadInfo { name: name.to_string(), key, status: Status::Running, ready: None, waiter }
+        ThreadInfo { name: name.to_string(), key, status: Status::Running, ready: None, waiter, steps: 0 }
     }
 }
 
@@ -149,6 +158,9 @@ struct State {
     stopped: Option<Violation>,
     /// Steps made so far.
     steps: usize,
+    /// The thread and call of the last step (kept whether or not the trace is recorded, to say
+    /// where a misuse happened).
+    last_step: Option<(usize, String)>,
     /// Whether steps, notes and the end state go into the trace (off for a bare run, which only
     /// needs to know whether an invariant broke).
     record: bool,
@@ -172,6 +184,9 @@ pub struct ExecOutcome {
     pub preemptions: Option<usize>,
     /// Witnesses this execution reached.
     pub witnesses: Vec<String>,
+    /// Spawned threads that made no step in this execution.
+    #[serde(default)]
+    pub stepless: Vec<String>,
 }
 
 impl ExecOutcome {
@@ -205,7 +220,28 @@ pub(crate) struct World {
     tickets: Vec<Ticket>,
     /// The object each counter of `tickets` was handed to.
     ticket_names: Mutex<Vec<String>>,
+    /// How deep the thread that runs now is inside a step's `ready` or `act`, or an `always`
+    /// check: model state may be read there. Read without the state lock (a read inside an
+    /// `always` check happens while it is held); a plain counter suffices because every task of
+    /// an execution runs on one OS thread and nothing inside a step is a scheduling point.
+    in_step: AtomicUsize,
     state: Mutex<State>,
+}
+
+/// Marks the extent of a step's `ready`, `act` or an `always` check (see `World::in_step`).
+struct InStep<'a>(&'a AtomicUsize);
+
+impl<'a> InStep<'a> {
+    fn enter(depth: &'a AtomicUsize) -> InStep<'a> {
+        depth.fetch_add(1, Ordering::Relaxed);
+        InStep(depth)
+    }
+}
+
+impl Drop for InStep<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl World {
@@ -219,6 +255,7 @@ impl World {
             ticket: Ticket::new(),
             tickets: (0..OBJECT_TICKETS).map(|_| Ticket::new()).collect(),
             ticket_names: Mutex::new(Vec::new()),
+            in_step: AtomicUsize::new(0),
             state: Mutex::new(State {
                 threads: vec![ThreadInfo::new(main_name, Some(backend::current_thread()))],
                 trace: Trace { threads: vec![main_name.to_string()], ..Trace::default() },
@@ -231,6 +268,7 @@ impl World {
                 max_steps,
                 stopped: None,
                 steps: 0,
+                last_step: None,
                 record: true,
             }),
         }
@@ -306,9 +344,33 @@ impl World {
                 t.status = Status::Woken;
             }
         }
-        let after = self.settle(&mut st);
+        let mut wake = None;
+        if st.threads[0].status == Status::JoiningAll && st.threads[1..].iter().all(|t| t.status == Status::Finished) {
+            st.threads[0].status = Status::Woken;
+            wake = Some(Arc::clone(&st.threads[0].waiter));
+        }
+        let mut after = self.settle(&mut st);
+        after.wake.extend(wake);
         drop(st);
         self.follow(after);
+    }
+
+    /// Called by the main thread when the variant's body has returned: the execution goes on
+    /// until every thread has finished, whether or not the body joined it (as under shuttle and
+    /// loom), so what a thread does after the body returned is in the trace and checked.
+    pub(crate) fn finish_main(&self) {
+        let mut st = self.st();
+        if st.threads[1..].iter().any(|t| t.status != Status::Finished) {
+            st.threads[0].status = Status::JoiningAll;
+            let after = self.settle(&mut st);
+            let waiter = Arc::clone(&st.threads[0].waiter);
+            drop(st);
+            self.follow(after);
+            self.wait(&waiter, |st| st.threads[0].status != Status::JoiningAll);
+        } else {
+            drop(st);
+        }
+        self.finish(0);
     }
 
     /// Waits until thread `target` has finished; `join_raw` is the backend's join.
@@ -335,6 +397,12 @@ impl World {
         ready: impl FnMut() -> Result<(), String> + Send + 'static,
         act: impl FnOnce() -> (R, Step),
     ) -> R {
+        if self.in_step.load(Ordering::Relaxed) > 0 {
+            self.misuse(
+                format!("a step on {object} began inside another step's ready or act"),
+                "a step's `ready` and `act` closures must not make steps themselves",
+            );
+        }
         let mut ready: Ready = Box::new(ready);
         let tickets = self.tickets_of(object);
         loop {
@@ -350,7 +418,10 @@ impl World {
                 self.halt();
             }
             let me = Self::me(&st);
-            let readiness = ready();
+            let readiness = {
+                let _in = InStep::enter(&self.in_step);
+                ready()
+            };
             if st.controller.is_some() {
                 if st.turn == Some(me) && readiness.is_err() {
                     // Chosen while enabled, and nothing has changed since: cannot happen. Choose again
@@ -423,14 +494,20 @@ impl World {
         st.turn = None;
         st.threads[me].status = Status::Running;
         drop(st);
-        let (r, mut step) = act();
+        let (r, mut step) = {
+            let _in = InStep::enter(&self.in_step);
+            act()
+        };
         step.thread = me;
         if step.object != object {
             step.object = object.to_string();
         }
+        let _in = InStep::enter(&self.in_step);
         let mut st = self.st();
         st.prev = Some(me);
         st.steps += 1;
+        st.threads[me].steps += 1;
+        st.last_step = Some((me, step.call.clone()));
         if let Some(c) = st.controller.as_mut() {
             c.stepped(me, &step.object);
         }
@@ -489,6 +566,7 @@ impl World {
             }
         }
         drop(st);
+        drop(_in);
         self.follow(after);
         r
     }
@@ -509,6 +587,7 @@ impl World {
         // Readiness can change without a step: scenario code between steps (a task's synchronous
         // code, say) writes state that a waiting step reads. Look again before deciding anything,
         // or the decision (and the deadlock verdict) would rest on a stale answer.
+        let _in = InStep::enter(&self.in_step);
         for t in st.threads.iter_mut() {
             let Some(ready) = t.ready.as_mut() else { continue };
             match t.status {
@@ -538,6 +617,9 @@ impl World {
                 match &t.status {
                     Status::Blocked(r) | Status::AtStep(Err(r)) => waits.push(format!("{} waits on {r}", t.name)),
                     Status::Joining(j) => waits.push(format!("{} waits for {} to finish", t.name, st.threads[*j].name)),
+                    Status::JoiningAll => {
+                        waits.push(format!("{} has returned and waits for every thread to finish", t.name))
+                    }
                     _ => {}
                 }
             }
@@ -579,6 +661,64 @@ impl World {
             Violation { kind: ViolationKind::Panic, name: "schedule does not fit".into(), detail, at_step: st.steps };
         st.stopped = Some(v.clone());
         st.violations.push(v);
+    }
+
+    /// Scenario code is about to read the state of model object `object` outside a step (a
+    /// model's `inspect`, say). That is only sound when no other thread can run meanwhile: in
+    /// setup, before any thread is spawned, and in end checks, once every other thread has
+    /// finished. Otherwise the read happens at a moment no schedule controls (the step-level
+    /// search runs a thread up to its next step before deciding who moves), so a verdict built on
+    /// it could be wrong: the execution stops with a misuse that names the thread, the object and
+    /// the last step, never with a counterexample.
+    pub(crate) fn observe(&self, object: &str) {
+        if self.in_step.load(Ordering::Relaxed) > 0 {
+            return;
+        }
+        let st = self.st();
+        if st.stopped.is_some() {
+            return;
+        }
+        let me = Self::me(&st);
+        let others: Vec<&str> = st
+            .threads
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| *i != me && t.status != Status::Finished)
+            .map(|(_, t)| t.name.as_str())
+            .collect();
+        if others.is_empty() {
+            return;
+        }
+        let where_ = match &st.last_step {
+            Some((t, call)) => format!("after step {} ({}: {call})", st.steps, st.threads[*t].name),
+            None => "before the first step".to_string(),
+        };
+        let detail = format!(
+            "{} read {object} outside a step while {} {} still running, {where_}",
+            st.threads[me].name,
+            others.join(", "),
+            if others.len() == 1 { "was" } else { "were" },
+        );
+        drop(st);
+        self.misuse(detail, "read shared state only inside a step, or after joining every other thread");
+    }
+
+    /// Stops the execution with a misuse of the step contract (`detail`, and `fix`, what to do).
+    fn misuse(&self, detail: String, fix: &str) -> ! {
+        let mut st = self.st();
+        if st.stopped.is_none() {
+            let v = Violation {
+                kind: ViolationKind::Misuse,
+                name: "step contract broken".into(),
+                detail: format!("{detail} ({fix})"),
+                at_step: st.steps,
+            };
+            st.trace.rows.push(Row::Violated { invariant: v.name.clone(), detail: v.detail.clone() });
+            st.violations.push(v.clone());
+            st.stopped = Some(v);
+        }
+        drop(st);
+        self.halt()
     }
 
     pub(crate) fn current_thread(&self) -> (usize, String) {
@@ -688,12 +828,14 @@ impl World {
         let mut st = self.st();
         let controlled = st.controller.is_some();
         let preemptions = controlled.then(|| st.decisions.iter().filter(|d| d.is_preemption()).count());
+        let stepless = st.threads[1..].iter().filter(|t| t.steps == 0).map(|t| t.name.clone()).collect();
         (
             ExecOutcome {
                 trace: std::mem::take(&mut st.trace),
                 violations: st.violations.clone(),
                 preemptions,
                 witnesses: Vec::new(),
+                stepless,
             },
             std::mem::take(&mut st.decisions),
         )

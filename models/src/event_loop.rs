@@ -133,6 +133,7 @@ impl<S: Send + 'static> EventLoop<S> {
     /// Checks `check` at quiescence: call it once every task has been joined. A task still
     /// running or queued, or an operation still pending, is itself a violation of `inv`.
     pub fn at_quiescence(&self, inv: &'static Invariant, check: impl FnOnce(&S) -> Result<(), String>) {
+        self.ctx.observe("event loop");
         let st = plain(&self.state);
         let busy = st.running.is_some() || !st.queue.is_empty() || !st.pending.is_empty();
         let detail =
@@ -151,6 +152,7 @@ impl<S: Send + 'static> EventLoop<S> {
 
     /// Reads the shared state without a step: for invariants and end checks.
     pub fn inspect<R>(&self, f: impl FnOnce(&S) -> R) -> R {
+        self.ctx.observe("event loop");
         f(&plain(&self.shared))
     }
 }

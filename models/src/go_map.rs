@@ -101,6 +101,7 @@ impl<K: Ord + Clone + Debug + Send + 'static, V: Clone + Debug + Send + 'static>
 
     /// The map's entries without a step: for end-state checks.
     pub fn inspect(&self) -> BTreeMap<K, V> {
+        self.ctx.observe(&self.name);
         self.st().map.clone()
     }
 }

@@ -164,8 +164,7 @@ fn run(ctx: &Ctx, procs: &Procs, active: &Active, kind: Kind, started: Option<Cm
     let me = match started {
         Some(c) => c,
         None => {
-            let pid = procs.spawn("q").expect("the PID space has room for q");
-            let h = procs.handle(pid).expect("taken in the same step as the spawn");
+            let h = procs.spawn_child("q").expect("the PID space has room for q");
             let c = Cmd { serial: 2, name: "q", h };
             *active.lock() = Some(c);
             c

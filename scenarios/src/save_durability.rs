@@ -105,7 +105,6 @@ fn run(ctx: &Ctx, sync: Fsyncs) {
     fs.track_crashes();
 
     let p = fs.process(1);
-    let f = fs.clone();
     let c = ctx.clone();
     let writer = ctx.spawn("writer", move || {
         let r = save(&p, sync, NEW);
@@ -114,7 +113,7 @@ fn run(ctx: &Ctx, sync: Fsyncs) {
             Err(e) => format!("save returned {e}"),
         });
         // The crash point right after the save's last step: from here on it has returned.
-        (r.is_ok(), f.crash_points().len().saturating_sub(1))
+        (r.is_ok(), p.crash_point_of_last_step())
     });
     let q = fs.process(2);
     let c = ctx.clone();

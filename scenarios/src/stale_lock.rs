@@ -110,6 +110,9 @@ struct Proc {
     fs: Fs,
     io: FsProc,
     procs: Procs,
+    /// Which process holds each live PID (fixed from setup on: A and B never die, and the
+    /// unrelated process keeps the PID it took), for the notes.
+    names: Vec<(Pid, &'static str)>,
 }
 
 /// `os.stat(path)`, as `Path.exists()` calls it: one step that looks `path` up.
@@ -127,13 +130,14 @@ fn stat(p: &Proc, path: &str) -> bool {
 }
 
 /// Who a lock file's contents say holds it, for notes: the process with that PID, if one does.
-fn holder_of(p: &Proc, contents: &[u8]) -> String {
+fn holder_of(me: &str, names: &[(Pid, &str)], contents: &[u8]) -> String {
     let text = String::from_utf8_lossy(contents).trim().to_string();
     if text.is_empty() {
         return "a lock file whose creator has not written its PID yet".into();
     }
-    match text.parse::<u32>().ok().and_then(|n| p.procs.inspect(|t| t.name(Pid(n)).map(str::to_string))) {
-        Some(name) if name == p.name => format!("its own live lock (pid {text})"),
+    let holder = text.parse::<u32>().ok().and_then(|n| names.iter().find(|(pid, _)| pid.0 == n).map(|(_, who)| *who));
+    match holder {
+        Some(name) if name == me => format!("its own live lock (pid {text})"),
         Some(name) => format!("{name}'s live lock (pid {text})"),
         None => format!("the stale lock of dead pid {text}"),
     }
@@ -161,9 +165,9 @@ fn clean_stale_lock(p: &Proc, how: Lock) {
         }
         Lock::PidFileRename => {
             // The audit's fix: "if rename succeeds, we own the file".
-            if p.io.rename(LOCK, REMOVING).is_ok() {
-                let moved = p.fs.inspect(|st| st.contents(REMOVING)).unwrap_or_default();
-                p.ctx.note(format!("the rename moved {}", holder_of(p, &moved)));
+            let (renamed, moved) = p.io.rename_then(LOCK, REMOVING, |st| st.contents(REMOVING).unwrap_or_default());
+            if renamed.is_ok() {
+                p.ctx.note(format!("the rename moved {}", holder_of(p.name, &p.names, &moved)));
                 let _ = p.io.unlink(REMOVING);
             }
         }
@@ -282,9 +286,26 @@ fn run(ctx: &Ctx, how: Lock, owner: Owner) {
         inside(&log).map(|_| ())
     });
 
+    let mut names = vec![(a, "A"), (b, "B")];
+    if owner == Owner::PidReused {
+        names.push((owner_pid, "unrelated"));
+    }
+    // Every process's view of the file system is taken before any of them runs.
+    let players: Vec<Proc> = [("A", a), ("B", b)]
+        .into_iter()
+        .map(|(name, pid)| Proc {
+            ctx: ctx.clone(),
+            name,
+            pid,
+            fs: fs.clone(),
+            io: procs.fs_of(pid),
+            procs: procs.clone(),
+            names: names.clone(),
+        })
+        .collect();
     let mut handles = Vec::new();
-    for (name, pid) in [("A", a), ("B", b)] {
-        let p = Proc { ctx: ctx.clone(), name, pid, fs: fs.clone(), io: procs.fs_of(pid), procs: procs.clone() };
+    for p in players {
+        let name = p.name;
         handles.push((name, ctx.spawn(name, move || process(p, how))));
     }
     let acquired: Vec<(&str, bool)> = handles.into_iter().map(|(n, h)| (n, h.join())).collect();

@@ -167,13 +167,12 @@ fn run(ctx: &Ctx, how: Write) {
         let p = fs.process(i as u32 + 1);
         let data = [NEW, NEW_B, NEW_C][i % 3];
         let me = name.clone();
-        let f = fs.clone();
         handles.push((
             name,
             ctx.spawn(&me.clone(), move || {
                 let r = write_state(&p, how, data, &me, chunks);
                 // The crash point right after write_state's last step (0 unless crashes are tracked).
-                (r, f.crash_points().len().saturating_sub(1))
+                (r, p.crash_point_of_last_step())
             }),
         ));
     }

@@ -75,6 +75,116 @@ fn counter(ctx: &Ctx, locked: bool) {
     ctx.check(&BOTH_COUNTED, n == 2, || format!("count is {n}, not 2"));
 }
 
+/// A flag that must never be set.
+pub static NEVER_SET: Invariant = Invariant { name: "the flag is never set" };
+
+/// Threads the body never joins: `deadlocked` ones take two locks in opposite orders, a
+/// `panicking` one panics after a step, a `violating` one breaks an `always` invariant, and
+/// `early` panics before any step. The execution must still run them to their end.
+fn unjoined(ctx: &Ctx, what: &str) {
+    match what {
+        "deadlock" => {
+            let a = Mutex::new(ctx, "a", ());
+            let b = Mutex::new(ctx, "b", ());
+            let (a2, b2) = (a.clone(), b.clone());
+            ctx.spawn("t1", move || {
+                let _x = a.lock();
+                let _y = b.lock();
+            });
+            ctx.spawn("t2", move || {
+                let _y = b2.lock();
+                let _x = a2.lock();
+            });
+        }
+        "panic" => {
+            let a = Mutex::new(ctx, "a", 0u32);
+            ctx.spawn("t1", move || {
+                let v = *a.lock();
+                panic!("a thread nobody joined panicked with v = {v}");
+            });
+        }
+        "early-panic" => {
+            ctx.spawn("t1", || panic!("a thread nobody joined panicked before its first step"));
+        }
+        _ => {
+            let flag = Mutex::new(ctx, "flag", false);
+            let watched = flag.clone();
+            ctx.always(&NEVER_SET, move || if watched.peek(|f| *f) { Err("t1 set the flag".into()) } else { Ok(()) });
+            let f2 = flag.clone();
+            ctx.spawn("t1", move || *f2.lock() = true);
+        }
+    }
+}
+
+/// Reads a mutex's state outside a step while a thread it spawned still runs.
+fn read_outside_step(ctx: &Ctx) {
+    let m = Mutex::new(ctx, "m", 0u32);
+    let m2 = m.clone();
+    let t = ctx.spawn("t1", move || {
+        *m2.lock() += 1;
+        *m2.lock() += 1;
+    });
+    let seen = m.inspect(|v| *v); // the misuse: t1 may be anywhere
+    ctx.note(format!("saw {seen}"));
+    t.join();
+}
+
+/// Two threads share a plain `std` mutex, outside every model: a lost update the harness cannot
+/// interleave (each thread runs to its end in one go).
+fn std_only(ctx: &Ctx) {
+    let count = std::sync::Arc::new(std::sync::Mutex::new(0u32));
+    let mut hs = Vec::new();
+    for name in ["t1", "t2"] {
+        let c = std::sync::Arc::clone(&count);
+        hs.push(ctx.spawn(name, move || {
+            let v = *c.lock().unwrap_or_else(|e| e.into_inner());
+            *c.lock().unwrap_or_else(|e| e.into_inner()) = v + 1;
+        }));
+    }
+    for h in hs {
+        h.join();
+    }
+    let n = *count.lock().unwrap_or_else(|e| e.into_inner());
+    ctx.check(&BOTH_COUNTED, n == 2, || format!("count is {n}, not 2"));
+}
+
+/// One thread counts under a modeled mutex, the other in a plain `std` counter the harness
+/// cannot see: a holds that rests on half the program.
+fn half_modeled(ctx: &Ctx) {
+    let m = Mutex::new(ctx, "count", 0u32);
+    let plain = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let (m2, p2) = (m.clone(), std::sync::Arc::clone(&plain));
+    let t1 = ctx.spawn("t1", move || *m2.lock() += 1);
+    let t2 = ctx.spawn("t2", move || p2.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+    t1.join();
+    t2.join();
+    let n = m.inspect(|v| *v) + plain.load(std::sync::atomic::Ordering::SeqCst);
+    ctx.check(&BOTH_COUNTED, n == 2, || format!("count is {n}, not 2"));
+}
+
+/// Witness of `half-modeled`: t1 took the lock.
+fn t1_locked(t: &Trace) -> bool {
+    t.find_step("t1", "lock(").is_some()
+}
+
+/// Five threads besides the main one, each with a step of its own: one more than loom runs.
+fn six_threads(ctx: &Ctx) {
+    let hs: Vec<_> = (1..=5)
+        .map(|i| {
+            let m = Mutex::new(ctx, &format!("m{i}"), ());
+            ctx.spawn(&format!("t{i}"), move || drop(m.lock()))
+        })
+        .collect();
+    for h in hs {
+        h.join();
+    }
+}
+
+/// Witness of `six-threads`: every thread made its step.
+fn all_six_stepped(t: &Trace) -> bool {
+    (1..=5).all(|i| t.find_step(&format!("t{i}"), "lock(").is_some())
+}
+
 /// Witness: a thread's increment saw the other's (the lost update's window, closed by the lock).
 fn saw_other(t: &Trace) -> bool {
     t.rows.iter().any(|r| matches!(r, harness::Row::Note { text, .. } if text == "read 1"))
@@ -128,6 +238,65 @@ pub static SELFTEST: Scenario = Scenario {
             summary: "a lost update declared to hold",
             body: |ctx| counter(ctx, false),
             witnesses: WITNESS,
+            ..Variant::DEFAULTS
+        },
+        Variant {
+            name: "unjoined-deadlock",
+            expect: Expect::Counterexample,
+            summary: "lock order inversion in threads the body never joins",
+            body: |ctx| unjoined(ctx, "deadlock"),
+            ..Variant::DEFAULTS
+        },
+        Variant {
+            name: "unjoined-panic",
+            expect: Expect::Counterexample,
+            summary: "a thread the body never joins panics after a step",
+            body: |ctx| unjoined(ctx, "panic"),
+            ..Variant::DEFAULTS
+        },
+        Variant {
+            name: "unjoined-early-panic",
+            expect: Expect::Counterexample,
+            summary: "a thread the body never joins panics before any step",
+            body: |ctx| unjoined(ctx, "early-panic"),
+            ..Variant::DEFAULTS
+        },
+        Variant {
+            name: "unjoined-violation",
+            expect: Expect::Counterexample,
+            summary: "a thread the body never joins breaks an always invariant",
+            body: |ctx| unjoined(ctx, "violation"),
+            ..Variant::DEFAULTS
+        },
+        Variant {
+            name: "read-outside-step",
+            expect: Expect::Holds,
+            summary: "the body reads a mutex's state while a thread it spawned runs (a misuse)",
+            body: read_outside_step,
+            witnesses: WITNESS,
+            ..Variant::DEFAULTS
+        },
+        Variant {
+            name: "std-only",
+            expect: Expect::Counterexample,
+            summary: "a lost update on a plain std mutex, outside every model (no steps)",
+            body: std_only,
+            ..Variant::DEFAULTS
+        },
+        Variant {
+            name: "half-modeled",
+            expect: Expect::Holds,
+            summary: "one thread counts under a modeled mutex, the other in a plain std atomic",
+            body: half_modeled,
+            witnesses: &[Witness { name: "t1 took the lock", reached: t1_locked }],
+            ..Variant::DEFAULTS
+        },
+        Variant {
+            name: "six-threads",
+            expect: Expect::Holds,
+            summary: "five threads besides main, one more than loom runs",
+            body: six_threads,
+            witnesses: &[Witness { name: "every thread made its step", reached: all_six_stepped }],
             ..Variant::DEFAULTS
         },
         Variant {

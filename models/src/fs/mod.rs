@@ -24,6 +24,9 @@ pub struct Fs {
     state: Arc<Mutex<FsState>>,
     /// With crash tracking on: after each step, the durable states a crash there could leave.
     crashes: Arc<Mutex<Option<Vec<CrashPoint>>>>,
+    /// The crash point recorded after each process's last step (see
+    /// [`FsProc::crash_point_of_last_step`]).
+    last_points: Arc<Mutex<std::collections::BTreeMap<ProcId, usize>>>,
 }
 
 /// The durable states a crash right after a given step could leave.
@@ -77,7 +80,12 @@ fn sync_parent(st: &mut FsState, path: &str) {
 impl Fs {
     /// A file system with only the root directory.
     pub fn new(ctx: &Ctx) -> Fs {
-        Fs { ctx: ctx.clone(), state: Arc::new(Mutex::new(FsState::new())), crashes: Arc::new(Mutex::new(None)) }
+        Fs {
+            ctx: ctx.clone(),
+            state: Arc::new(Mutex::new(FsState::new())),
+            crashes: Arc::new(Mutex::new(None)),
+            last_points: Arc::default(),
+        }
     }
 
     /// Starts recording, after this point and after every later step, every durable state a
@@ -87,8 +95,10 @@ impl Fs {
         *self.crashes.lock().unwrap_or_else(|e| e.into_inner()) = Some(vec![CrashPoint { after_steps: 0, states }]);
     }
 
-    /// The crash points recorded so far (empty unless [`Fs::track_crashes`] was called).
+    /// The crash points recorded so far (empty unless [`Fs::track_crashes`] was called). A read of
+    /// the model: for end checks.
     pub fn crash_points(&self) -> Vec<CrashPoint> {
+        self.ctx.observe("fs");
         self.crashes.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_default()
     }
 
@@ -119,6 +129,7 @@ impl Fs {
 
     /// Reads the state without making a step: for setup, `always` invariants and end checks.
     pub fn inspect<R>(&self, f: impl FnOnce(&FsState) -> R) -> R {
+        self.ctx.observe("fs");
         f(&self.st())
     }
 
@@ -127,13 +138,10 @@ impl Fs {
         FsProc { fs: self.clone(), pid: ProcId(pid) }
     }
 
-    fn step<R>(&self, op: impl FnOnce(&mut FsState) -> (R, String, String)) -> R {
-        self.step_when(|_| Ok(()), op)
-    }
-
-    /// A step that waits until `ready` (which must not change anything) allows it.
+    /// A step of process `by` that waits until `ready` (which must not change anything) allows it.
     fn step_when<R>(
         &self,
+        by: ProcId,
         ready: impl Fn(&FsState) -> Result<(), String> + Send + 'static,
         op: impl FnOnce(&mut FsState) -> (R, String, String),
     ) -> R {
@@ -148,6 +156,7 @@ impl Fs {
                 if let Some(points) = crashes.as_mut() {
                     let after_steps = points.len();
                     points.push(CrashPoint { after_steps, states: crash::crash_states(&st) });
+                    self.last_points.lock().unwrap_or_else(|e| e.into_inner()).insert(by, after_steps);
                 }
                 (r, Step { thread: 0, object: "fs".into(), call, result })
             },
@@ -175,10 +184,21 @@ impl FsProc {
         self.pid
     }
 
+    fn step<R>(&self, op: impl FnOnce(&mut FsState) -> (R, String, String)) -> R {
+        self.fs.step_when(self.pid, |_| Ok(()), op)
+    }
+
+    /// The crash point recorded right after this process's last step (0 before its first, and
+    /// without crash tracking): where, say, a `write_state` that just returned had returned. Only
+    /// this process's own steps change it, so reading it between steps is sound.
+    pub fn crash_point_of_last_step(&self) -> usize {
+        self.fs.last_points.lock().unwrap_or_else(|e| e.into_inner()).get(&self.pid).copied().unwrap_or(0)
+    }
+
     /// `open(path, flags)`.
     pub fn open(&self, path: &str, flags: OpenFlags) -> Result<Fd, Errno> {
         let p = self.pid;
-        self.fs.step(|st| {
+        self.step(|st| {
             let r = st.open(p, path, flags);
             let res = shown(&r, |fd| format!("fd {fd}"));
             (r, format!("open(\"{path}\", {flags})"), res)
@@ -188,7 +208,7 @@ impl FsProc {
     /// `write(fd, data)`: returns the bytes written.
     pub fn write(&self, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
         let p = self.pid;
-        self.fs.step(|st| {
+        self.step(|st| {
             let r = st.write(p, fd, data);
             let res = shown(&r, |n| n.to_string());
             (r, format!("write(fd {fd}, {})", show_bytes(data)), res)
@@ -198,7 +218,7 @@ impl FsProc {
     /// `read(fd, max)`.
     pub fn read(&self, fd: Fd, max: usize) -> Result<Vec<u8>, Errno> {
         let p = self.pid;
-        self.fs.step(|st| {
+        self.step(|st| {
             let r = st.read(p, fd, max);
             let res = shown(&r, |d| format!("{} ({} bytes)", show_bytes(d), d.len()));
             (r, format!("read(fd {fd}, {max})"), res)
@@ -208,7 +228,7 @@ impl FsProc {
     /// `close(fd)`.
     pub fn close(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        self.fs.step(|st| {
+        self.step(|st| {
             let r = st.close(p, fd);
             let res = shown(&r, |_| "ok".into());
             (r, format!("close(fd {fd})"), res)
@@ -218,7 +238,7 @@ impl FsProc {
     /// `fsync(fd)`: of a file, makes its contents durable; of a directory, its entries.
     pub fn fsync(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        self.fs.step(|st| {
+        self.step(|st| {
             let r = st.fsync(p, fd);
             let res = shown(&r, |_| "ok".into());
             (r, format!("fsync(fd {fd})"), res)
@@ -227,7 +247,7 @@ impl FsProc {
 
     /// `unlink(path)`.
     pub fn unlink(&self, path: &str) -> Result<(), Errno> {
-        self.fs.step(|st| {
+        self.step(|st| {
             let r = st.unlink(path);
             let res = shown(&r, |_| "ok".into());
             (r, format!("unlink(\"{path}\")"), res)
@@ -236,16 +256,28 @@ impl FsProc {
 
     /// `rename(from, to)`: atomically replaces `to`.
     pub fn rename(&self, from: &str, to: &str) -> Result<(), Errno> {
-        self.fs.step(|st| {
+        self.step(|st| {
             let r = st.rename(from, to);
             let res = shown(&r, |_| "ok".into());
             (r, format!("rename(\"{from}\", \"{to}\")"), res)
         })
     }
 
+    /// `rename(from, to)`, and `then` run on the file system right after it, in the same step:
+    /// for commentary that needs the state the rename left (say, whose file it moved). `then`
+    /// must not change anything.
+    pub fn rename_then<R>(&self, from: &str, to: &str, then: impl FnOnce(&FsState) -> R) -> (Result<(), Errno>, R) {
+        self.step(|st| {
+            let r = st.rename(from, to);
+            let res = shown(&r, |_| "ok".into());
+            let seen = then(st);
+            ((r, seen), format!("rename(\"{from}\", \"{to}\")"), res)
+        })
+    }
+
     /// `readdir(path)`: the names, sorted (the model's deterministic order).
     pub fn readdir(&self, path: &str) -> Result<Vec<String>, Errno> {
-        self.fs.step(|st| {
+        self.step(|st| {
             let r = st.readdir(path);
             let res = shown(&r, |names| {
                 format!("[{}]", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "))
@@ -258,6 +290,7 @@ impl FsProc {
     pub fn flock(&self, fd: Fd, op: FlockOp) -> Result<(), Errno> {
         let p = self.pid;
         self.fs.step_when(
+            p,
             move |st| match st.flock_would_block(p, fd, op) {
                 Ok(true) => Err(format!("flock(fd {fd}, {op}): another description holds a lock")),
                 _ => Ok(()),
@@ -273,7 +306,7 @@ impl FsProc {
     /// `flock(fd, op | LOCK_NB)`: `EWOULDBLOCK` instead of waiting.
     pub fn flock_nb(&self, fd: Fd, op: FlockOp) -> Result<(), Errno> {
         let p = self.pid;
-        self.fs.step(|st| {
+        self.step(|st| {
             let r = st.flock(p, fd, op, true);
             let res = shown(&r, |_| "ok".into());
             (r, format!("flock(fd {fd}, {op}|LOCK_NB)"), res)

@@ -56,6 +56,7 @@ impl Procs {
     /// # Panics
     /// Without [`Procs::with_fs`], or for a PID no process holds.
     pub fn fs_of(&self, pid: Pid) -> FsProc {
+        self.ctx.observe("processes");
         let id = self.st().proc_id(pid).expect("fs_of: no process holds that PID");
         self.fs.as_ref().expect("fs_of: the table has no file system").process(FS_PROC_BASE + id.0)
     }
@@ -120,6 +121,20 @@ impl Procs {
         )
     }
 
+    /// `fork`+`exec` of `name` through an API that keeps a handle to the child (Go's
+    /// `exec.Cmd.Start`, Rust's `Command::spawn`): the PID and the handle come from the same step,
+    /// so the handle cannot name a process that replaced the child.
+    pub fn spawn_child(&self, name: &str) -> Result<ChildHandle, Errno> {
+        self.step(
+            |_| Ok(()),
+            |t| {
+                let r = t.spawn(name).and_then(|pid| t.child_handle(pid));
+                let res = shown(&r, |h| format!("pid {}", h.pid));
+                (r, format!("spawn({name})"), res)
+            },
+        )
+    }
+
     /// The process `pid` exits with `code` (made by the thread that plays that process). Its files
     /// and locks are released in the same step.
     pub fn exit(&self, pid: Pid, code: i32) -> Result<(), Errno> {
@@ -155,6 +170,7 @@ impl Procs {
 
     /// A handle to the child `pid` (pidfd, Go's `os.Process`, Rust's `Child`), without a step.
     pub fn handle(&self, pid: Pid) -> Result<ChildHandle, Errno> {
+        self.ctx.observe("processes");
         self.st().child_handle(pid)
     }
 
@@ -209,11 +225,13 @@ impl Procs {
 
     /// The state of the process holding `pid` now, without a step.
     pub fn state(&self, pid: Pid) -> Option<ProcState> {
+        self.ctx.observe("processes");
         self.st().state(pid)
     }
 
     /// Reads the table without a step: for invariants and end checks.
     pub fn inspect<R>(&self, f: impl FnOnce(&ProcTable) -> R) -> R {
+        self.ctx.observe("processes");
         f(&self.st())
     }
 }
