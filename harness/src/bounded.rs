@@ -192,14 +192,21 @@ impl Dfs {
                 object: objects.get(i).cloned(),
             });
         }
-        if let Some(v) = out.violation() {
+        if out.violation().is_some() {
             match &self.target {
                 Target::First => {
-                    if self.result.counterexample.is_none() {
+                    // The first decisive execution; until there is one, the first that raced.
+                    let kept_decisive = self.result.counterexample.as_ref().is_some_and(ExecOutcome::decisive);
+                    if !kept_decisive && (self.result.counterexample.is_none() || out.decisive()) {
                         self.result.counterexample = Some(out);
                     }
                 }
-                Target::Shortest(name) if name.as_ref().is_none_or(|n| &v.name == n) => {
+                Target::Shortest(name)
+                    if match name {
+                        None => out.decisive(),
+                        Some(n) => out.violations.iter().any(|x| &x.name == n),
+                    } =>
+                {
                     let better = match &self.result.counterexample {
                         None => true,
                         Some(best) => out.trace.step_count() < best.trace.step_count(),
@@ -251,7 +258,7 @@ impl Driver for Dfs {
     fn next(&mut self, last: Option<(ExecOutcome, Vec<Decision>)>) -> Option<Box<dyn Controller>> {
         if let Some((out, decisions)) = last {
             self.absorb(out, decisions);
-            if self.target == Target::First && self.result.counterexample.is_some() {
+            if self.target == Target::First && self.result.counterexample.as_ref().is_some_and(ExecOutcome::decisive) {
                 return None;
             }
             if !self.backtrack() {
@@ -322,9 +329,9 @@ impl Resumable {
         self.total.executions + self.dfs.as_ref().map_or(0, |d| d.result.executions)
     }
 
-    /// Whether a counterexample was found.
+    /// Whether a decisive counterexample was found (see [`ExecOutcome::decisive`]).
     pub fn found(&self) -> bool {
-        self.total.counterexample.is_some()
+        self.total.counterexample.as_ref().is_some_and(ExecOutcome::decisive)
     }
 
     /// Runs at most `executions` more executions.
@@ -344,7 +351,8 @@ impl Resumable {
             let mut dfs = run_controlled(self.variant, dfs);
             let spent = dfs.result.executions - before;
             left = left.saturating_sub(spent);
-            let found = dfs.result.counterexample.is_some();
+            let found = dfs.result.counterexample.as_ref().is_some_and(ExecOutcome::decisive);
+            let raced = !found && dfs.result.counterexample.is_some();
             if !found && !dfs.result.complete {
                 // Out of this slice's executions, in the middle of the bound.
                 if spent > 0 {
@@ -360,6 +368,10 @@ impl Resumable {
                 self.total.counterexample = counterexample;
                 self.ended = true;
                 return;
+            }
+            if raced && self.total.counterexample.is_none() {
+                // Only a data race so far: keep it, and go on looking for what it breaks.
+                self.total.counterexample = counterexample;
             }
             // A complete search that never had a preemption to refuse has covered every schedule.
             let covered_all = !self.total.bound_refused;

@@ -231,7 +231,10 @@ pub fn finish_counterexample(
     // The shortest violation of any invariant at the fewest preemptions: which invariant the search
     // happened to break first does not change what is reported, so every strategy (and every seed)
     // reports the same counterexample.
-    let min = bounded::minimize(variant, None, upper, budget);
+    // A decisive counterexample is minimized over decisive violations (a data race alone is not
+    // what it shows); a data race alone, over that race.
+    let target = if found.decisive() { None } else { Some(name.as_str()) };
+    let min = bounded::minimize(variant, target, upper, budget);
     let (spent, minimal) = (min.executions, min.minimal);
     let chosen = match min.outcome {
         Some(m) => m,

@@ -90,8 +90,12 @@ fn finish_outcome(variant: &Variant, out: &mut ExecOutcome) {
 }
 
 /// Runs the body of `variant` in `world` to its end (the main thread's part of an execution).
-fn run_body(variant: &'static Variant, world: &Arc<World>) {
+/// Primitives find the execution from the thread while it runs (see `current`); every
+/// execution ends when every thread has finished, whatever the body did.
+pub(crate) fn run_body(variant: &'static Variant, world: &Arc<World>) {
     let ctx = Ctx { world: Arc::clone(world), variant };
+    let _current = crate::current::enter(ctx.clone());
+    world.allow_races(&variant.racy.iter().map(|r| r.var).collect::<Vec<_>>());
     crate::scenario::guarded(world, || (variant.body)(&ctx));
     world.finish_main();
 }
@@ -166,17 +170,24 @@ pub(crate) fn narrow_stepless(acc: &mut Option<BTreeSet<String>>, out: &ExecOutc
 }
 
 impl FreeResult {
-    /// Counts an execution; returns whether a counterexample is now known.
+    /// Whether the counterexample kept is decisive (see [`ExecOutcome::decisive`]): the search can
+    /// stop.
+    pub fn decisive(&self) -> bool {
+        self.counterexample.as_ref().is_some_and(ExecOutcome::decisive)
+    }
+
+    /// Counts an execution; returns whether a decisive counterexample is now known (the first
+    /// decisive execution is kept; until there is one, the first that raced).
     pub(crate) fn absorb(&mut self, out: ExecOutcome) -> bool {
         self.executions += 1;
         narrow_stepless(&mut self.stepless, &out);
         self.signatures.insert(out.trace.signature());
         self.distinct = self.signatures.len();
         self.witnesses.extend(out.witnesses.iter().cloned());
-        if out.violation().is_some() && self.counterexample.is_none() {
+        if out.violation().is_some() && !self.decisive() && (self.counterexample.is_none() || out.decisive()) {
             self.counterexample = Some(out);
         }
-        self.counterexample.is_some()
+        self.decisive()
     }
 }
 
@@ -296,7 +307,7 @@ where
             s.result.absorb(out);
         }
         s.collect_halted();
-        s.result.complete = s.result.counterexample.is_none() && s.result.executions < iterations;
+        s.result.complete = !s.result.decisive() && s.result.executions < iterations;
         std::mem::take(&mut s.result)
     })
 }
@@ -376,7 +387,7 @@ where
                     let world = Arc::new(World::new(Mode::Free, "main", MAX_STEPS, Some(Arc::clone(&h))).unrecorded());
                     // A halted execution (deadlock, panic) unwinds out of here: a failure too.
                     let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_body(variant, &world)));
-                    if finished.is_err() || world.violated() {
+                    if finished.is_err() || world.violated_decisively() {
                         f.store(true, Ordering::Relaxed);
                     }
                     world.teardown();

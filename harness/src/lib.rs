@@ -9,26 +9,29 @@
 mod backend;
 pub mod bounded;
 pub mod check;
+mod current;
 pub mod error;
 pub mod explore;
 pub mod fixture;
 #[cfg(feature = "loom")]
 pub mod loom_run;
 pub mod portfolio;
+mod race;
 pub mod replay;
 pub mod scenario;
 pub mod shrink;
 pub mod strategy;
 pub mod sync;
+pub mod thread;
 pub mod trace;
 pub mod world;
 
 pub use backend::Backend;
 pub use check::{check_variant, replay, select, CheckOptions, VariantReport};
 pub use error::{Error, ErrorKind};
-pub use scenario::{Ctx, Expect, Invariant, JoinHandle, Param, Scenario, Source, Variant, Witness};
+pub use scenario::{Body, Ctx, Expect, Invariant, JoinHandle, Param, Racy, Scenario, Source, Variant, Witness};
 pub use strategy::Strategy;
-pub use trace::{Row, Step, Trace};
+pub use trace::{Effect, Row, Step, Trace};
 
 /// Backends compiled into this build, in the order checks use them.
 pub fn backends() -> Vec<Backend> {

@@ -13,7 +13,7 @@
 use crate::backend::{self, Backend};
 use crate::error::{Error, ErrorKind};
 use crate::explore::{panic_message, FreeResult};
-use crate::scenario::{Ctx, Scenario, Variant};
+use crate::scenario::{Scenario, Variant};
 use crate::world::{ExecOutcome, Mode, Stop, World};
 use std::path::Path;
 use std::process::Command;
@@ -63,18 +63,15 @@ pub fn loom_explore(variant: &'static Variant, bound: Option<usize>) -> FreeResu
             builder.check(move || {
                 let world = Arc::new(World::new(Mode::Free, "main", crate::explore::MAX_STEPS, None));
                 lock(&sh).world = Some(Arc::clone(&world));
-                let ctx = Ctx { world: Arc::clone(&world), variant };
-                crate::scenario::guarded(&world, || (variant.body)(&ctx));
-                world.finish_main();
+                crate::explore::run_body(variant, &world);
                 let out = outcome_with_witnesses(variant, &world);
                 world.teardown();
                 let mut s = lock(&sh);
                 s.world = None;
-                let violated = out.violation().is_some();
-                s.result.absorb(out.clone());
-                s.result.witnesses.extend(out.witnesses.iter().cloned());
-                if violated {
-                    s.result.counterexample = Some(out);
+                // The first decisive execution ends the search; a data race alone is kept and the
+                // search goes on (see `ExecOutcome::decisive`).
+                let decisive = s.result.absorb(out);
+                if decisive {
                     drop(s);
                     // Every thread has finished: ending loom's search with a panic is safe here.
                     std::panic::panic_any(Stop);
@@ -84,7 +81,7 @@ pub fn loom_explore(variant: &'static Variant, bound: Option<usize>) -> FreeResu
     }));
     let mut s = lock(&shared);
     if let Err(payload) = run {
-        if s.result.counterexample.is_none() {
+        if !s.result.decisive() {
             let out = match s.world.take() {
                 Some(world) => {
                     if payload.downcast_ref::<Stop>().is_none() {
@@ -102,7 +99,7 @@ pub fn loom_explore(variant: &'static Variant, bound: Option<usize>) -> FreeResu
     }
     // loom stops *before* the execution that would reach `max_permutations`, so a capped run
     // ends at MAX_PERMUTATIONS - 1 executions; only a run that ended sooner covered everything.
-    s.result.complete = s.result.counterexample.is_none() && s.result.executions + 1 < MAX_PERMUTATIONS;
+    s.result.complete = !s.result.decisive() && s.result.executions + 1 < MAX_PERMUTATIONS;
     std::mem::take(&mut s.result)
 }
 

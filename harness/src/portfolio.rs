@@ -131,8 +131,8 @@ pub fn run(
                     let r = shuttle_free(variant, Slice { inner: Arc::clone(scheduler), left: size }, size);
                     spent += r.executions;
                     // Fewer executions than lent: the scheduler has run all it may.
-                    *done = r.executions < size && r.counterexample.is_none();
-                    let found = r.counterexample.is_some();
+                    *done = r.executions < size && !r.decisive();
+                    let found = r.decisive();
                     merge(result, r);
                     if found {
                         break 'rounds;
@@ -176,12 +176,19 @@ fn shuttle(scheduler: Box<dyn Scheduler + Send>) -> State {
 }
 
 fn merge(into: &mut FreeResult, r: FreeResult) {
+    let (kept_decisive, new_decisive) = (into.decisive(), r.decisive());
     into.executions += r.executions;
     into.decisions += r.decisions;
     into.witnesses.extend(r.witnesses);
     into.signatures.extend(r.signatures);
     into.distinct = into.signatures.len();
-    if into.counterexample.is_none() {
+    if let Some(s) = r.stepless {
+        into.stepless = Some(match into.stepless.take() {
+            None => s,
+            Some(before) => before.intersection(&s).cloned().collect(),
+        });
+    }
+    if !kept_decisive && r.counterexample.is_some() && (into.counterexample.is_none() || new_decisive) {
         into.counterexample = r.counterexample;
     }
 }

@@ -83,8 +83,23 @@ pub struct Param {
     pub summary: &'static str,
 }
 
+/// A shared variable a variant declares intentionally racy, and why: the data-race detector does
+/// not report it (its other invariants still apply).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Racy {
+    /// The variable's name, as given to `Shared::named` (or its creation-site name).
+    pub var: &'static str,
+    /// Why the race is intended (a statistics counter whose exactness does not matter, say).
+    pub why: &'static str,
+}
+
+/// The main thread of one execution: a function, or a closure (so that a table of programs can
+/// become variants without one function each). Non-capturing closures coerce to it in a
+/// `static`: `body: &|ctx| run(ctx, Lock::Flock)`.
+pub type Body = &'static (dyn Fn(&Ctx) + Send + Sync);
+
 /// One version of the audited code: as audited, as the audit proposed to fix it, or fixed.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Variant {
     /// Its name (`buggy`, `audit-fix`, `fixed`, …).
     pub name: &'static str,
@@ -93,7 +108,7 @@ pub struct Variant {
     /// One line: what this variant does differently.
     pub summary: &'static str,
     /// The main thread of one execution.
-    pub body: fn(&Ctx),
+    pub body: Body,
     /// Witnesses of the racy window; a `holds` variant names at least one.
     pub witnesses: &'static [Witness],
     /// The parameters the body reads with [`Ctx::param`].
@@ -101,6 +116,22 @@ pub struct Variant {
     /// An instance's values, one per parameter; empty (the defaults) in the catalog. Made by
     /// [`Variant::instance`].
     pub values: &'static [usize],
+    /// Shared variables whose races are intended (see [`Racy`]).
+    pub racy: &'static [Racy],
+}
+
+impl fmt::Debug for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Variant")
+            .field("name", &self.name)
+            .field("expect", &self.expect)
+            .field("summary", &self.summary)
+            .field("witnesses", &self.witnesses)
+            .field("params", &self.params)
+            .field("values", &self.values)
+            .field("racy", &self.racy)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Variant {
@@ -188,11 +219,36 @@ impl Variant {
         name: "",
         expect: Expect::Holds,
         summary: "",
-        body: |_| {},
+        body: &|_| {},
         witnesses: &[],
         params: &[],
         values: &[],
+        racy: &[],
     };
+
+    /// A variant whose body is `body`, a closure that may capture (it is leaked: variants live
+    /// for the rest of the process). With [`Scenario::new`], a table of programs becomes a
+    /// scenario without one function per program.
+    pub fn new(name: &str, expect: Expect, body: impl Fn(&Ctx) + Send + Sync + 'static) -> Variant {
+        Variant {
+            name: Box::leak(name.to_string().into_boxed_str()),
+            expect,
+            body: Box::leak(Box::new(body)),
+            ..Variant::DEFAULTS
+        }
+    }
+
+    /// The same variant with `summary`.
+    pub fn summary(mut self, summary: &str) -> Variant {
+        self.summary = Box::leak(summary.to_string().into_boxed_str());
+        self
+    }
+
+    /// The same variant with `witnesses`.
+    pub fn witnesses(mut self, witnesses: &'static [Witness]) -> Variant {
+        self.witnesses = witnesses;
+        self
+    }
 }
 
 /// Where a finding comes from.
@@ -218,6 +274,17 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// A scenario made at run time (leaked: scenarios live for the rest of the process), for
+    /// scenarios built from a table rather than written as a `static`.
+    pub fn new(name: &str, summary: &str, source: Source, variants: Vec<Variant>) -> &'static Scenario {
+        Box::leak(Box::new(Scenario {
+            name: Box::leak(name.to_string().into_boxed_str()),
+            summary: Box::leak(summary.to_string().into_boxed_str()),
+            source,
+            variants: Box::leak(variants.into_boxed_slice()),
+        }))
+    }
+
     /// The variant named `name`.
     pub fn variant(&self, name: &str) -> Option<&Variant> {
         self.variants.iter().find(|v| v.name == name)
@@ -233,7 +300,23 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Spawns a logical thread named `name` (the name heads its trace column).
+    /// The current execution's context, found from the thread: what primitives shaped like
+    /// `std`'s use, so that scenario code needs no context handed to it.
+    ///
+    /// # Panics
+    /// Outside an execution, saying where primitives may be used.
+    #[track_caller]
+    pub fn current() -> Ctx {
+        crate::current::current("interleave::Ctx::current")
+    }
+
+    /// The current execution's context, or `None` outside one.
+    pub fn try_current() -> Option<Ctx> {
+        crate::current::try_current()
+    }
+
+    /// Spawns a logical thread named `name` (the name heads its trace column); the same as
+    /// `interleave::thread::Builder::new().name(name).spawn(f)`.
     pub fn spawn<F, T>(&self, name: &str, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -247,7 +330,15 @@ impl Ctx {
             world.finish(idx);
             r
         });
-        JoinHandle { raw, idx, world: Arc::clone(&self.world) }
+        crate::thread::handle(raw, idx, name, Arc::clone(&self.world))
+    }
+
+    /// A name for a new model object: `base`, or `base#2`, `base#3` … when an object of that
+    /// name exists already in this execution (two mutexes made at one line of a loop, say).
+    /// Models and primitives name every object they make through this, so that steps on
+    /// different objects never share a name.
+    pub fn object_name(&self, base: &str) -> String {
+        self.world.object_name(base)
     }
 
     /// Makes one atomic model step on `object` (one model object, or several joined by `+`; see
@@ -308,6 +399,12 @@ impl Ctx {
         self.world.end(text.into());
     }
 
+    /// Stops the execution with a misuse of the step contract: `detail` says what happened, `fix`
+    /// what to do instead. For models and primitives that detect their own misuse.
+    pub fn misuse(&self, detail: String, fix: &str) -> ! {
+        self.world.misuse(detail, fix)
+    }
+
     /// Records a violation of `inv` when `ok` is false. The execution goes on.
     pub fn check(&self, inv: &'static Invariant, ok: bool, detail: impl FnOnce() -> String) {
         if !ok {
@@ -330,20 +427,26 @@ impl Ctx {
     }
 }
 
-/// A logical thread's handle.
-pub struct JoinHandle<T> {
+pub use crate::thread::JoinHandle;
+
+/// What a [`JoinHandle`] holds: the backend's handle and the thread's place in the world.
+pub(crate) struct RawHandle<T> {
     raw: RawJoinHandle<T>,
     idx: usize,
     world: WorldRef,
 }
 
-impl<T> JoinHandle<T> {
-    /// Waits for the thread to finish and returns its result.
-    pub fn join(self) -> T {
+impl<T> RawHandle<T> {
+    pub(crate) fn new(raw: RawJoinHandle<T>, idx: usize, world: WorldRef) -> RawHandle<T> {
+        RawHandle { raw, idx, world }
+    }
+
+    /// Waits for the thread to finish and returns its result. A thread that panicked already
+    /// ended the execution (a panic is a finding), so this carries that end on.
+    pub(crate) fn join(self) -> std::thread::Result<T> {
         let raw = self.raw;
         match self.world.join(self.idx, move || raw.join()) {
-            Ok(v) => v,
-            // The thread's failure already ended the execution; carry it on.
+            Ok(v) => Ok(v),
             Err(_) => self.world.halt(),
         }
     }

@@ -9,6 +9,30 @@
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
+/// What a step does to happens-before (the order the data-race detector checks accesses of
+/// [`crate::sync::Shared`] variables against). Applied to every object the step names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Effect {
+    /// Acquire, then release: the thread sees everything released on the object before, and
+    /// later acquirers see this thread's past (a system call on a kernel object, an event-loop
+    /// turn, a read-modify-write of an atomic). The default for model steps.
+    #[default]
+    Sync,
+    /// Acquire only (locking a mutex, loading an atomic, receiving a message).
+    Acquire,
+    /// Release only, added to what the object released before (unlocking a mutex).
+    Release,
+    /// Release only, replacing what the object released before (a plain store to an atomic: a
+    /// later load synchronizes with this store alone).
+    Store,
+    /// No ordering (a failed `try_lock`, a `notify`, a Go map's unsynchronized access).
+    Opaque,
+    /// A plain read of the step's object, a shared variable: checked for data races.
+    Read,
+    /// A plain write of the step's object, a shared variable: checked for data races.
+    Write,
+}
+
 /// One atomic model operation, in the words of the real call.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
@@ -22,9 +46,24 @@ pub struct Step {
     pub call: String,
     /// What the call returned, e.g. `fd 3` or `ENOENT`.
     pub result: String,
+    /// What the step does to happens-before (not part of the trace's text).
+    #[serde(skip)]
+    pub effect: Effect,
 }
 
 impl Step {
+    /// A step whose call and result read as `call` and `result`; the harness fills in its thread
+    /// and object.
+    pub fn new(call: impl Into<String>, result: impl Into<String>) -> Step {
+        Step { thread: 0, object: String::new(), call: call.into(), result: result.into(), effect: Effect::Sync }
+    }
+
+    /// The same step with happens-before effect `effect`.
+    pub fn with_effect(mut self, effect: Effect) -> Step {
+        self.effect = effect;
+        self
+    }
+
     /// The model objects the step touched: `object`, split at `+` (a process's death, say, also
     /// releases its files and locks, so it touches `processes+fs`).
     pub fn objects(&self) -> impl Iterator<Item = &str> {

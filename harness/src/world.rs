@@ -20,6 +20,7 @@
 //! their state and describe each step; the world only orders, records and checks.
 
 use crate::backend::{self, Cond, Lock, ThreadKey, Ticket};
+use crate::race::Hb;
 use crate::scenario::Invariant;
 use crate::trace::{Row, Step, Trace};
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,10 @@ pub enum ViolationKind {
     Invariant,
     /// Every live thread was blocked.
     Deadlock,
+    /// Two accesses to a shared variable that happens-before does not order. Recorded, but it
+    /// does not end the execution, and a search goes on looking for a violation of a named
+    /// invariant: see [`ExecOutcome::decisive`].
+    DataRace,
     /// The execution exceeded its step limit (a livelock, or an unfair schedule).
     StepLimit,
     /// Scenario code panicked.
@@ -161,6 +166,13 @@ struct State {
     /// The thread and call of the last step (kept whether or not the trace is recorded, to say
     /// where a misuse happened).
     last_step: Option<(usize, String)>,
+    /// Happens-before, for the data-race detector.
+    hb: Hb,
+    /// Shared variables the variant declares intentionally racy.
+    racy: Vec<&'static str>,
+    /// Object names handed out so far, with how many objects asked for each (see
+    /// `World::object_name`).
+    names: std::collections::BTreeMap<String, usize>,
     /// Whether steps, notes and the end state go into the trace (off for a bare run, which only
     /// needs to know whether an invariant broke).
     record: bool,
@@ -190,9 +202,18 @@ pub struct ExecOutcome {
 }
 
 impl ExecOutcome {
-    /// The reported violation: the first one found.
+    /// The reported violation: the first decisive one (see [`ExecOutcome::decisive`]), else the
+    /// first data race.
     pub fn violation(&self) -> Option<&Violation> {
-        self.violations.first()
+        self.violations.iter().find(|v| v.kind != ViolationKind::DataRace).or_else(|| self.violations.first())
+    }
+
+    /// Whether the execution violated something besides data races (an invariant, a deadlock, a
+    /// panic, the step limit, the step contract). A search stops at the first decisive
+    /// execution; an execution whose only violations are data races is kept, and the search goes
+    /// on, so that a racy program's report shows what the race breaks, if anything does.
+    pub fn decisive(&self) -> bool {
+        self.violations.iter().any(|v| v.kind != ViolationKind::DataRace)
     }
 }
 
@@ -269,6 +290,9 @@ impl World {
                 stopped: None,
                 steps: 0,
                 last_step: None,
+                hb: Hb::default(),
+                racy: Vec::new(),
+                names: std::collections::BTreeMap::new(),
                 record: true,
             }),
         }
@@ -292,9 +316,36 @@ impl World {
     /// never happens without it).
     pub(crate) fn register(&self, name: &str) -> usize {
         let mut st = self.st();
+        let parent = Self::me(&st);
         st.threads.push(ThreadInfo::new(name, None));
         st.trace.threads.push(name.to_string());
-        st.threads.len() - 1
+        let idx = st.threads.len() - 1;
+        st.hb.spawn(parent, idx);
+        idx
+    }
+
+    /// How many threads the execution has had (the main one included).
+    pub(crate) fn thread_count(&self) -> usize {
+        self.st().threads.len()
+    }
+
+    /// A name for a new model object: `base`, or `base#2`, `base#3` … when objects of that name
+    /// exist already (two mutexes made at one line of a loop, say), so that steps on different
+    /// objects never share a name.
+    pub(crate) fn object_name(&self, base: &str) -> String {
+        let mut st = self.st();
+        let n = st.names.entry(base.to_string()).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            base.to_string()
+        } else {
+            format!("{base}#{n}")
+        }
+    }
+
+    /// Declares the variant's intentionally racy variables.
+    pub(crate) fn allow_races(&self, vars: &[&'static str]) {
+        self.st().racy.extend_from_slice(vars);
     }
 
     /// Called first by a spawned thread: binds its backend identity to its index.
@@ -386,7 +437,9 @@ impl World {
             drop(st);
         }
         let r = join_raw();
-        self.st().threads[me].status = Status::Running;
+        let mut st = self.st();
+        st.threads[me].status = Status::Running;
+        st.hb.join(me, target);
         r
     }
 
@@ -511,11 +564,20 @@ impl World {
         if let Some(c) = st.controller.as_mut() {
             c.stepped(me, &step.object);
         }
+        let index = st.steps;
+        let State { hb, threads, .. } = &mut *st;
+        let races = hb.step(me, &step.object, step.effect, index, &step.call, &|t| threads[t].name.clone());
+        let mut found = Vec::new();
+        for race in races {
+            let name = format!("data race on {}", race.var);
+            if !st.racy.contains(&race.var.as_str()) && !st.violations.iter().any(|v| v.name == name) {
+                found.push(Violation { kind: ViolationKind::DataRace, name, detail: race.detail, at_step: index });
+            }
+        }
         if st.record {
             st.trace.rows.push(Row::Step(step));
         }
         let count = st.steps;
-        let mut found = Vec::new();
         for (inv, check) in &st.always {
             if !st.violations.iter().any(|v| v.name == inv.name) {
                 if let Err(detail) = check() {
@@ -704,7 +766,7 @@ impl World {
     }
 
     /// Stops the execution with a misuse of the step contract (`detail`, and `fix`, what to do).
-    fn misuse(&self, detail: String, fix: &str) -> ! {
+    pub(crate) fn misuse(&self, detail: String, fix: &str) -> ! {
         let mut st = self.st();
         if st.stopped.is_none() {
             let v = Violation {
@@ -755,9 +817,9 @@ impl World {
         self
     }
 
-    /// Whether some violation was recorded.
-    pub(crate) fn violated(&self) -> bool {
-        !self.st().violations.is_empty()
+    /// Whether some violation other than a data race was recorded.
+    pub(crate) fn violated_decisively(&self) -> bool {
+        self.st().violations.iter().any(|v| v.kind != ViolationKind::DataRace)
     }
 
     pub(crate) fn violate(&self, inv: &'static Invariant, detail: String) {

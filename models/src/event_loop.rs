@@ -81,7 +81,7 @@ impl<S: Send + 'static> EventLoop<S> {
             move || ready(&plain(&state)),
             || {
                 let (r, call, result) = act(&mut plain(&self.state));
-                (r, Step { thread: 0, object: "event loop".into(), call, result })
+                (r, Step::new(call, result))
             },
         )
     }

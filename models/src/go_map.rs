@@ -8,7 +8,7 @@
 //! detection is best-effort: it only fires when the accesses overlap in time, which is exactly
 //! the interleaving the model explores.)
 
-use harness::{Ctx, Invariant, Step};
+use harness::{Ctx, Effect, Invariant, Step};
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -49,13 +49,15 @@ impl<K: Ord + Clone + Debug + Send + 'static, V: Clone + Debug + Send + 'static>
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn step<R>(&self, call: String, f: impl FnOnce(&mut State<K, V>) -> (R, String)) -> R {
+    /// A step on the map: a plain access (`effect` is `Read` or `Write`), which the data-race
+    /// detector checks as Go's race detector would; a Go map orders nothing.
+    fn step<R>(&self, call: String, effect: Effect, f: impl FnOnce(&mut State<K, V>) -> (R, String)) -> R {
         self.ctx.step(
             &self.name,
             || Ok(()),
             || {
                 let (r, result) = f(&mut self.st());
-                (r, Step { thread: 0, object: self.name.clone(), call, result })
+                (r, Step::new(call, result).with_effect(effect))
             },
         )
     }
@@ -64,7 +66,7 @@ impl<K: Ord + Clone + Debug + Send + 'static, V: Clone + Debug + Send + 'static>
     pub fn insert(&self, k: K, v: V) {
         let (me, _) = (self.ctx.current_thread().1, ());
         let name = self.name.clone();
-        let clash = self.step(format!("{name}[{k:?}] = {v:?} (begin)"), |st| match &st.writing {
+        let clash = self.step(format!("{name}[{k:?}] = {v:?} (begin)"), Effect::Write, |st| match &st.writing {
             Some(other) => (Some(other.clone()), "fatal error: concurrent map writes".to_string()),
             None => {
                 st.writing = Some(me.clone());
@@ -74,7 +76,7 @@ impl<K: Ord + Clone + Debug + Send + 'static, V: Clone + Debug + Send + 'static>
         if let Some(other) = clash {
             self.ctx.fatal(&CONCURRENT_MAP_ACCESS, format!("{me} wrote {name} while {other} was writing it"));
         }
-        self.step(format!("{name}[{k:?}] = {v:?} (end)"), |st| {
+        self.step(format!("{name}[{k:?}] = {v:?} (end)"), Effect::Write, |st| {
             st.map.insert(k, v);
             st.writing = None;
             ((), "ok".to_string())
@@ -85,7 +87,7 @@ impl<K: Ord + Clone + Debug + Send + 'static, V: Clone + Debug + Send + 'static>
     pub fn get(&self, k: &K) -> Option<V> {
         let me = self.ctx.current_thread().1;
         let name = self.name.clone();
-        let (v, clash) = self.step(format!("{name}[{k:?}]"), |st| match &st.writing {
+        let (v, clash) = self.step(format!("{name}[{k:?}]"), Effect::Read, |st| match &st.writing {
             Some(other) => ((None, Some(other.clone())), "fatal error: concurrent map read and map write".to_string()),
             None => {
                 let v = st.map.get(k).cloned();

@@ -22,7 +22,7 @@ fn counter(ctx: &Ctx, await_between: bool) {
         }));
     }
     for h in hs {
-        h.join();
+        h.join().unwrap();
     }
     lp.at_quiescence(&ATOMIC, |n| if *n == 2 { Ok(()) } else { Err(format!("counter is {n}")) });
 }
@@ -37,8 +37,8 @@ fn interleaves(ctx: &Ctx) {
         t.with(|v| v.push("a2"));
     });
     let b = lp.spawn("b", |t| t.with(|v| v.push("b")));
-    a.join();
-    b.join();
+    a.join().unwrap();
+    b.join().unwrap();
     lp.at_quiescence(&ORDER, |v| {
         if v.as_slice() == ["a1", "b", "a2"] {
             Err("b ran during a's await".into())
@@ -70,7 +70,7 @@ static SCENARIO: Scenario = Scenario {
             name: "sync",
             expect: Expect::Holds,
             summary: "",
-            body: |c| counter(c, false),
+            body: &|c| counter(c, false),
             witnesses: &[harness::Witness {
                 name: "an event arrived while the other task ran",
                 reached: arrived_while_other_ran,
@@ -81,7 +81,7 @@ static SCENARIO: Scenario = Scenario {
             name: "await",
             expect: Expect::Counterexample,
             summary: "",
-            body: |c| counter(c, true),
+            body: &|c| counter(c, true),
             witnesses: &[],
             ..Variant::DEFAULTS
         },
@@ -89,7 +89,7 @@ static SCENARIO: Scenario = Scenario {
             name: "interleaves",
             expect: Expect::Counterexample,
             summary: "",
-            body: interleaves,
+            body: &interleaves,
             witnesses: &[],
             ..Variant::DEFAULTS
         },

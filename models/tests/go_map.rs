@@ -2,18 +2,18 @@
 //! overlap, "concurrent map read and map write" when a read overlaps a write, and nothing when a
 //! mutex orders the accesses. Checked exhaustively at step granularity.
 
-use harness::sync::Mutex;
+use harness::sync::{Arc, Mutex};
 use harness::{check_variant, CheckOptions, Ctx, Expect, Scenario, Source, Strategy, Trace, Variant, Witness};
 use interleave_models::go_map::GoMap;
 
 fn writers(ctx: &Ctx, locked: bool, reader: bool) {
     let m: GoMap<&'static str, u32> = GoMap::new(ctx, "toolUseCache");
-    let mu = Mutex::new(ctx, "cacheMutex", ());
+    let mu = Arc::new(Mutex::named("cacheMutex", ()));
     let mut hs = Vec::new();
     for (name, key) in [("g1", "t1"), ("g2", "t2")] {
-        let (m, mu) = (m.clone(), mu.clone());
+        let (m, mu) = (m.clone(), Arc::clone(&mu));
         hs.push(ctx.spawn(name, move || {
-            let _g = locked.then(|| mu.lock());
+            let _g = locked.then(|| mu.lock().unwrap());
             if reader && name == "g2" {
                 let _ = m.get(&"t1");
             } else {
@@ -22,7 +22,7 @@ fn writers(ctx: &Ctx, locked: bool, reader: bool) {
         }));
     }
     for h in hs {
-        h.join();
+        h.join().unwrap();
     }
 }
 
@@ -39,7 +39,7 @@ static SCENARIO: Scenario = Scenario {
             name: "writes",
             expect: Expect::Counterexample,
             summary: "",
-            body: |c| writers(c, false, false),
+            body: &|c| writers(c, false, false),
             witnesses: &[],
             ..Variant::DEFAULTS
         },
@@ -47,7 +47,7 @@ static SCENARIO: Scenario = Scenario {
             name: "read-write",
             expect: Expect::Counterexample,
             summary: "",
-            body: |c| writers(c, false, true),
+            body: &|c| writers(c, false, true),
             witnesses: &[],
             ..Variant::DEFAULTS
         },
@@ -55,7 +55,7 @@ static SCENARIO: Scenario = Scenario {
             name: "locked",
             expect: Expect::Holds,
             summary: "",
-            body: |c| writers(c, true, false),
+            body: &|c| writers(c, true, false),
             witnesses: &[Witness { name: "both goroutines wrote", reached: both_wrote }],
             ..Variant::DEFAULTS
         },

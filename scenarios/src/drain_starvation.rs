@@ -184,8 +184,8 @@ fn starvation(ctx: &Ctx, how: Drain) {
             finally(t, 'B', how);
         },
     );
-    text.join();
-    voice.join();
+    text.join().unwrap();
+    voice.join().unwrap();
     liveness(&lp);
 }
 
@@ -198,8 +198,8 @@ fn reentrancy(ctx: &Ctx, await_in_guard: bool) {
     safety(ctx, &lp);
     let first = lp.spawn("text(A)", move |t| drain(t, 'A', await_in_guard));
     let second = lp.spawn("voice(A)", move |t| drain(t, 'A', await_in_guard));
-    first.join();
-    second.join();
+    first.join().unwrap();
+    second.join().unwrap();
     liveness(&lp);
 }
 
@@ -233,7 +233,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "buggy",
             expect: Expect::Counterexample,
             summary: "each handler drains only its own chat in finally",
-            body: |ctx| starvation(ctx, Drain::OwnChat),
+            body: &|ctx| starvation(ctx, Drain::OwnChat),
             witnesses: &[],
             ..Variant::DEFAULTS
         },
@@ -241,7 +241,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "fixed",
             expect: Expect::Holds,
             summary: "global idle sweep from every completion point, with a sweep-active guard",
-            body: |ctx| starvation(ctx, Drain::GlobalSweep),
+            body: &|ctx| starvation(ctx, Drain::GlobalSweep),
             witnesses: &[Witness { name: "a message was queued while a driver ran", reached: queued_while_running }],
             ..Variant::DEFAULTS
         },
@@ -249,7 +249,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "guard-sync",
             expect: Expect::Holds,
             summary: "drainingChats check and add with no await between (Question 1)",
-            body: |ctx| reentrancy(ctx, false),
+            body: &|ctx| reentrancy(ctx, false),
             witnesses: &[Witness { name: "a second drain of the chat met the first", reached: second_drain_met_first }],
             ..Variant::DEFAULTS
         },
@@ -257,7 +257,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "guard-await",
             expect: Expect::Counterexample,
             summary: "an await between the drainingChats check and the add",
-            body: |ctx| reentrancy(ctx, true),
+            body: &|ctx| reentrancy(ctx, true),
             witnesses: &[],
             ..Variant::DEFAULTS
         },

@@ -73,7 +73,7 @@
 
 use interleave::process::state::{ChildHandle, Signal};
 use interleave::process::Procs;
-use interleave::sync::Mutex;
+use interleave::sync::{Arc, Mutex};
 use interleave::{Ctx, Expect, Invariant, Scenario, Source, Trace, Variant, Witness};
 
 /// The PID space: two PIDs, so a reaped PID is reused by the next spawn.
@@ -114,7 +114,7 @@ struct Cmd {
     h: ChildHandle,
 }
 
-type Active = Mutex<Option<Cmd>>;
+type Active = Arc<Mutex<Option<Cmd>>>;
 
 /// `terminateProcess(c)`: one `SIGTERM`, through the raw PID or the handle. Checks (a) on the
 /// process the signal reached.
@@ -136,7 +136,7 @@ fn terminate(ctx: &Ctx, procs: &Procs, kind: Kind, c: &Cmd) {
 /// `stop`: take the active command out of `active` and terminate it, after unlocking (as audited)
 /// or before (the audit's fix).
 fn stop(ctx: &Ctx, procs: &Procs, active: &Active, how: How) {
-    let mut g = active.lock();
+    let mut g = active.lock().unwrap();
     let p = *g;
     ctx.note(match &p {
         Some(c) => format!("active = {} (pid {})", c.name, c.h.pid),
@@ -166,7 +166,7 @@ fn run(ctx: &Ctx, procs: &Procs, active: &Active, kind: Kind, started: Option<Cm
         None => {
             let h = procs.spawn_child("q").expect("the PID space has room for q");
             let c = Cmd { serial: 2, name: "q", h };
-            *active.lock() = Some(c);
+            *active.lock().unwrap() = Some(c);
             c
         }
     };
@@ -182,7 +182,7 @@ fn run(ctx: &Ctx, procs: &Procs, active: &Active, kind: Kind, started: Option<Cm
         Kind::Handle => procs.wait_handle(&mut h),
     };
     ctx.note(format!("{} reaped (no lock): pid {} free", me.name, h.pid));
-    let mut g = active.lock();
+    let mut g = active.lock().unwrap();
     if g.is_some_and(|a| a.serial == me.serial) {
         *g = None;
     }
@@ -192,18 +192,18 @@ fn scenario(ctx: &Ctx, how: How) {
     let procs = Procs::new(ctx, PID_MIN, PID_MAX);
     let pid = procs.setup_spawn("p");
     let p = Cmd { serial: 1, name: "p", h: procs.handle(pid).expect("p was just spawned") };
-    let active: Active = Mutex::new(ctx, "processMutex", Some(p));
+    let active: Active = Arc::new(Mutex::named("processMutex", Some(p)));
     ctx.setup("active = p");
 
-    let (c, pr, a) = (ctx.clone(), procs.clone(), active.clone());
+    let (c, pr, a) = (ctx.clone(), procs.clone(), Arc::clone(&active));
     let run_p = ctx.spawn("run(p)", move || run(&c, &pr, &a, how.kind, Some(p)));
-    let (c, pr, a) = (ctx.clone(), procs.clone(), active.clone());
+    let (c, pr, a) = (ctx.clone(), procs.clone(), Arc::clone(&active));
     let run_q = ctx.spawn("run(q)", move || run(&c, &pr, &a, how.kind, None));
-    let (c, pr, a) = (ctx.clone(), procs.clone(), active.clone());
+    let (c, pr, a) = (ctx.clone(), procs.clone(), Arc::clone(&active));
     let stopper = ctx.spawn("stop", move || stop(&c, &pr, &a, how));
-    run_p.join();
-    run_q.join();
-    stopper.join();
+    run_p.join().unwrap();
+    run_q.join().unwrap();
+    stopper.join().unwrap();
 
     let active_now = active.inspect(|a| *a);
     let live = procs.inspect(|t| t.live());
@@ -252,7 +252,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "buggy",
             expect: Expect::Counterexample,
             summary: "raw PID; stop terminates after unlocking",
-            body: |ctx| scenario(ctx, How { kind: Kind::RawPid, kill_under_lock: false }),
+            body: &|ctx| scenario(ctx, How { kind: Kind::RawPid, kill_under_lock: false }),
             witnesses: &[],
             ..Variant::DEFAULTS
         },
@@ -260,7 +260,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "audit-fix",
             expect: Expect::Counterexample,
             summary: "raw PID; stop terminates while holding the lock, but the waiter reaps outside it",
-            body: |ctx| scenario(ctx, How { kind: Kind::RawPid, kill_under_lock: true }),
+            body: &|ctx| scenario(ctx, How { kind: Kind::RawPid, kill_under_lock: true }),
             witnesses: &[],
             ..Variant::DEFAULTS
         },
@@ -268,7 +268,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "fixed",
             expect: Expect::Holds,
             summary: "a handle that refuses once its process was reaped; terminate under the lock",
-            body: |ctx| scenario(ctx, How { kind: Kind::Handle, kill_under_lock: true }),
+            body: &|ctx| scenario(ctx, How { kind: Kind::Handle, kill_under_lock: true }),
             witnesses: WITNESSES,
             ..Variant::DEFAULTS
         },
@@ -276,7 +276,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "handle-buggy",
             expect: Expect::Holds,
             summary: "the audited swap-then-kill, but through a handle: the wrong kill needs raw PIDs",
-            body: |ctx| scenario(ctx, How { kind: Kind::Handle, kill_under_lock: false }),
+            body: &|ctx| scenario(ctx, How { kind: Kind::Handle, kill_under_lock: false }),
             witnesses: WITNESSES,
             ..Variant::DEFAULTS
         },

@@ -124,8 +124,8 @@ fn run(ctx: &Ctx, sync: Fsyncs) {
             Err(e) => format!("load_state failed with {e}"),
         });
     });
-    let (saved, returned_at) = writer.join();
-    loader.join();
+    let (saved, returned_at) = writer.join().unwrap();
+    loader.join().unwrap();
 
     let points = fs.crash_points();
     let most = points.iter().map(|p| p.states.len()).max().unwrap_or(0);
@@ -192,7 +192,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "no-fsync",
             expect: Expect::Counterexample,
             summary: "write the temporary file, rename it over the state file; no fsync",
-            body: |ctx| run(ctx, Fsyncs::Nothing),
+            body: &|ctx| run(ctx, Fsyncs::Nothing),
             witnesses: &[CRASHES],
             ..Variant::DEFAULTS
         },
@@ -200,7 +200,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "file-fsync-only",
             expect: Expect::Counterexample,
             summary: "fsync the temporary file, rename; no directory fsync (the gap issue #80 reports)",
-            body: |ctx| run(ctx, Fsyncs::File),
+            body: &|ctx| run(ctx, Fsyncs::File),
             witnesses: &[CRASHES],
             ..Variant::DEFAULTS
         },
@@ -208,7 +208,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "fixed",
             expect: Expect::Holds,
             summary: "fsync the temporary file, rename, fsync the directory (the audit's fix)",
-            body: |ctx| run(ctx, Fsyncs::FileAndDir),
+            body: &|ctx| run(ctx, Fsyncs::FileAndDir),
             witnesses: WITNESSES,
             ..Variant::DEFAULTS
         },

@@ -250,8 +250,8 @@ fn run(ctx: &Ctx, code: Code) {
                 .zip([2, 4])
                 .map(|(name, pid)| spawn(name, pid))
                 .collect();
-            let mut submits = vec![run.join()];
-            submits.extend(watchers.into_iter().map(|w| w.join()));
+            let mut submits = vec![run.join().unwrap()];
+            submits.extend(watchers.into_iter().map(|w| w.join().unwrap()));
             submits
         }
         Shape::Crash => {
@@ -261,8 +261,8 @@ fn run(ctx: &Ctx, code: Code) {
             let edit = ctx.spawn("editor", move || {
                 let _ = editor.rename(EDITOR_TMP, DOC);
             });
-            edit.join();
-            vec![run.join()]
+            edit.join().unwrap();
+            vec![run.join().unwrap()]
         }
     };
 
@@ -384,7 +384,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "buggy",
             expect: Expect::Counterexample,
             summary: "no lock: two submits load the same snapshot and hand the same edit on",
-            body: |ctx| run(ctx, Code { locking: Locking::None, fsync: false, shape: Shape::Editing }),
+            body: &|ctx| run(ctx, Code { locking: Locking::None, fsync: false, shape: Shape::Editing }),
             witnesses: &[],
             params: &EDITING_PARAMS,
             ..Variant::DEFAULTS
@@ -393,7 +393,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "audit-fix",
             expect: Expect::Counterexample,
             summary: "SnapshotLock taken by load() and by save() separately, not from the load to the save",
-            body: |ctx| run(ctx, Code { locking: Locking::PerCall, fsync: false, shape: Shape::Editing }),
+            body: &|ctx| run(ctx, Code { locking: Locking::PerCall, fsync: false, shape: Shape::Editing }),
             witnesses: &[],
             params: &EDITING_PARAMS,
             ..Variant::DEFAULTS
@@ -402,7 +402,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "fixed",
             expect: Expect::Holds,
             summary: "one flock held from before the load until after the save; snapshot by temp file, fsync, rename",
-            body: |ctx| run(ctx, Code { locking: Locking::Held, fsync: true, shape: Shape::Editing }),
+            body: &|ctx| run(ctx, Code { locking: Locking::Held, fsync: true, shape: Shape::Editing }),
             witnesses: &[
                 Witness { name: "one submit opened the lock file while the other held it", reached: waited_on_lock },
                 Witness { name: "the user saved while a submit held the lock", reached: edited_while_held },
@@ -414,7 +414,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "crash-no-fsync",
             expect: Expect::Counterexample,
             summary: "the lock held across, snapshot by temp file and rename without fsync, crashed at every point",
-            body: |ctx| run(ctx, Code { locking: Locking::Held, fsync: false, shape: Shape::Crash }),
+            body: &|ctx| run(ctx, Code { locking: Locking::Held, fsync: false, shape: Shape::Crash }),
             witnesses: &[],
             params: &CRASH_PARAMS,
             ..Variant::DEFAULTS
@@ -423,7 +423,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "crash-fixed",
             expect: Expect::Holds,
             summary: "fixed's snapshot writes (fsync before the rename), crashed at every point",
-            body: |ctx| run(ctx, Code { locking: Locking::Held, fsync: true, shape: Shape::Crash }),
+            body: &|ctx| run(ctx, Code { locking: Locking::Held, fsync: true, shape: Shape::Crash }),
             witnesses: &[Witness {
                 name: "a crash state keeps a save's rename with its data",
                 reached: crash_kept_rename,

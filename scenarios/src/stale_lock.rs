@@ -124,7 +124,7 @@ fn stat(p: &Proc, path: &str) -> bool {
         || {
             let found = fs.inspect(|st| st.exists(path));
             let result = if found { "ok" } else { "ENOENT" };
-            (found, Step { thread: 0, object: "fs".into(), call: format!("stat(\"{path}\")"), result: result.into() })
+            (found, Step::new(format!("stat(\"{path}\")"), result))
         },
     )
 }
@@ -308,7 +308,7 @@ fn run(ctx: &Ctx, how: Lock, owner: Owner) {
         let name = p.name;
         handles.push((name, ctx.spawn(name, move || process(p, how))));
     }
-    let acquired: Vec<(&str, bool)> = handles.into_iter().map(|(n, h)| (n, h.join())).collect();
+    let acquired: Vec<(&str, bool)> = handles.into_iter().map(|(n, h)| (n, h.join().unwrap())).collect();
 
     let shown = |path: &str| match fs.inspect(|st| st.contents(path)) {
         None => format!("{path} missing"),
@@ -385,7 +385,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "buggy",
             expect: Expect::Counterexample,
             summary: "O_EXCL lock file with the owner's PID; a dead owner's file is unlinked",
-            body: |ctx| run(ctx, Lock::PidFileUnlink, Owner::Dead),
+            body: &|ctx| run(ctx, Lock::PidFileUnlink, Owner::Dead),
             witnesses: &[BOTH_TRYING],
             ..Variant::DEFAULTS
         },
@@ -393,7 +393,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "audit-fix",
             expect: Expect::Counterexample,
             summary: "a dead owner's file is renamed to .removing, then unlinked",
-            body: |ctx| run(ctx, Lock::PidFileRename, Owner::Dead),
+            body: &|ctx| run(ctx, Lock::PidFileRename, Owner::Dead),
             witnesses: &[BOTH_TRYING],
             ..Variant::DEFAULTS
         },
@@ -401,7 +401,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "fixed",
             expect: Expect::Holds,
             summary: "persistent lock file guarded by flock(LOCK_EX|LOCK_NB); nothing is ever removed",
-            body: |ctx| run(ctx, Lock::Flock, Owner::Dead),
+            body: &|ctx| run(ctx, Lock::Flock, Owner::Dead),
             witnesses: &[BOTH_TRYING, REFUSED],
             ..Variant::DEFAULTS
         },
@@ -409,7 +409,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "buggy-pid-reuse",
             expect: Expect::Counterexample,
             summary: "as buggy, and the dead owner's PID now belongs to an unrelated live process",
-            body: |ctx| run(ctx, Lock::PidFileUnlink, Owner::PidReused),
+            body: &|ctx| run(ctx, Lock::PidFileUnlink, Owner::PidReused),
             witnesses: &[],
             ..Variant::DEFAULTS
         },
@@ -417,7 +417,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "audit-fix-pid-reuse",
             expect: Expect::Counterexample,
             summary: "as audit-fix, and the dead owner's PID now belongs to an unrelated live process",
-            body: |ctx| run(ctx, Lock::PidFileRename, Owner::PidReused),
+            body: &|ctx| run(ctx, Lock::PidFileRename, Owner::PidReused),
             witnesses: &[],
             ..Variant::DEFAULTS
         },
@@ -425,7 +425,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "fixed-pid-reuse",
             expect: Expect::Holds,
             summary: "as fixed, and the dead owner's PID now belongs to an unrelated live process",
-            body: |ctx| run(ctx, Lock::Flock, Owner::PidReused),
+            body: &|ctx| run(ctx, Lock::Flock, Owner::PidReused),
             witnesses: &[BOTH_TRYING, REFUSED, REUSE_IGNORED],
             ..Variant::DEFAULTS
         },

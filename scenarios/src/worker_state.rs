@@ -184,13 +184,13 @@ fn run(ctx: &Ctx, how: Write) {
     // The crash point at which each write_state that returned Ok had returned.
     let mut returned_at = Vec::new();
     for (n, h) in handles {
-        let (res, at) = h.join();
+        let (res, at) = h.join().unwrap();
         if res.is_ok() {
             returned_at.push(at);
         }
         results.push((n, res));
     }
-    r.join();
+    r.join().unwrap();
 
     let any_ok = results.iter().any(|(_, r)| r.is_ok());
     let returned: Vec<String> = results
@@ -278,7 +278,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "buggy",
             expect: Expect::Counterexample,
             summary: "fs::write truncates w.json in place; read_all deletes the empty file",
-            body: |ctx| run(ctx, Write::InPlace),
+            body: &|ctx| run(ctx, Write::InPlace),
             witnesses: WITNESSES,
             params: &ONE_WRITER,
             ..Variant::DEFAULTS
@@ -287,7 +287,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "audit-fix",
             expect: Expect::Holds,
             summary: "write w.json.tmp, then rename over w.json (one writer per file)",
-            body: |ctx| run(ctx, Write::FixedTemp),
+            body: &|ctx| run(ctx, Write::FixedTemp),
             witnesses: WITNESSES,
             params: &ONE_WRITER,
             ..Variant::DEFAULTS
@@ -296,7 +296,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "audit-fix-two-writers",
             expect: Expect::Counterexample,
             summary: "two updaters of one worker id share the fixed w.json.tmp name",
-            body: |ctx| run(ctx, Write::FixedTemp),
+            body: &|ctx| run(ctx, Write::FixedTemp),
             witnesses: WITNESSES,
             params: &TWO_WRITERS,
             ..Variant::DEFAULTS
@@ -305,7 +305,7 @@ pub static SCENARIO: Scenario = Scenario {
             name: "fixed",
             expect: Expect::Holds,
             summary: "unique O_EXCL temporary file, fsync, rename, fsync of the directory",
-            body: |ctx| run(ctx, Write::UniqueTemp),
+            body: &|ctx| run(ctx, Write::UniqueTemp),
             witnesses: WITNESSES,
             params: &ONE_WRITER,
             ..Variant::DEFAULTS

@@ -119,25 +119,18 @@ fn run(ctx: &Ctx, twin: bool) {
                                         format!("stage is {}", *st)
                                     };
                                     let call = format!("advance({m} → {})", m + 1);
-                                    ((), Step { thread: 0, object: "stage".into(), call, result })
+                                    ((), Step::new(call, result))
                                 },
                             );
                         }
-                        None => c.step(
-                            &format!("local{}", t + 1),
-                            || Ok(()),
-                            || {
-                                let object = format!("local{}", t + 1);
-                                ((), Step { thread: 0, object, call: "work()".into(), result: "ok".into() })
-                            },
-                        ),
+                        None => c.step(&format!("local{}", t + 1), || Ok(()), || ((), Step::new("work()", "ok"))),
                     }
                 }
             })
         })
         .collect();
     for h in handles {
-        h.join();
+        h.join().unwrap();
     }
     let s = *stage.lock().unwrap_or_else(|e| e.into_inner());
     ctx.end(format!("stage = {s}"));
@@ -165,7 +158,7 @@ pub static FAMILY: Scenario = Scenario {
             name: "bug",
             expect: Expect::Counterexample,
             summary: "events e0 … e_depth on the stage, consecutive ones on different threads",
-            body: |ctx| run(ctx, false),
+            body: &|ctx| run(ctx, false),
             witnesses: &[],
             params: &PARAMS,
             ..Variant::DEFAULTS
@@ -174,7 +167,7 @@ pub static FAMILY: Scenario = Scenario {
             name: "holds",
             expect: Expect::Holds,
             summary: "the same, with the last event before the first on the first's thread: unreachable",
-            body: |ctx| run(ctx, true),
+            body: &|ctx| run(ctx, true),
             witnesses: &[Witness {
                 name: "the stage reached the last event's precondition",
                 reached: stage_reached_last,

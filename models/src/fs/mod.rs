@@ -158,7 +158,7 @@ impl Fs {
                     points.push(CrashPoint { after_steps, states: crash::crash_states(&st) });
                     self.last_points.lock().unwrap_or_else(|e| e.into_inner()).insert(by, after_steps);
                 }
-                (r, Step { thread: 0, object: "fs".into(), call, result })
+                (r, Step::new(call, result))
             },
         )
     }

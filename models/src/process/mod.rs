@@ -97,7 +97,7 @@ impl Procs {
             move || ready(&watched.lock().unwrap_or_else(|e| e.into_inner())),
             || {
                 let (r, call, result) = op(&mut self.st());
-                (r, Step { thread: 0, object: object.into(), call, result })
+                (r, Step::new(call, result))
             },
         )
     }

@@ -1,0 +1,198 @@
+//! `Condvar`: `wait` releases the mutex and starts waiting in one step (so no notification can
+//! slip between the two, as `std` guarantees); a notified waiter takes the mutex again in a
+//! second step, once it is free. `notify_one` lets one of the threads waiting at that moment
+//! wake, and which one is the scheduler's choice (`std` does not say); `notify_all` wakes all of
+//! them. A notification with no thread waiting is lost, as in `std`. Spurious wake-ups are not
+//! modeled: a waiter wakes only when notified.
+
+use super::mutex::{Mutex, MutexGuard};
+use super::{new_object, plain};
+use crate::scenario::Ctx;
+use crate::trace::{Effect, Step};
+use std::panic::Location;
+use std::sync::{Arc, LockResult};
+
+#[derive(Debug, Default)]
+struct State {
+    /// Tickets handed out so far: a waiter's ticket orders it among waits and notifications.
+    next: u64,
+    /// Threads waiting: (ticket, thread, name, notified).
+    waiting: Vec<(u64, usize, String, bool)>,
+    /// Unclaimed `notify_one`s, each the ticket at which it was made: it may wake any thread that
+    /// was waiting then (ticket below it).
+    permits: Vec<u64>,
+}
+
+impl State {
+    /// Whether the waiter with `ticket` may wake: it was notified by `notify_all`, or some
+    /// `notify_one` made while it waited is unclaimed.
+    fn may_wake(&self, ticket: u64) -> bool {
+        self.waiting.iter().any(|w| w.0 == ticket && w.3) || self.permits.iter().any(|p| *p > ticket)
+    }
+
+    /// Wakes the waiter with `ticket`: takes the earliest permit it may claim (so that a later
+    /// waiter is never left without one an earlier waiter could have taken instead).
+    fn wake(&mut self, ticket: u64) {
+        let notified = self.waiting.iter().any(|w| w.0 == ticket && w.3);
+        if !notified {
+            if let Some(i) = self.permits.iter().enumerate().filter(|(_, p)| **p > ticket).min_by_key(|(_, p)| **p) {
+                self.permits.remove(i.0);
+            }
+        }
+        self.waiting.retain(|w| w.0 != ticket);
+        // A permit nobody waiting may claim any more is a lost notification.
+        let oldest = self.waiting.iter().map(|w| w.0).min();
+        self.permits.retain(|p| oldest.is_some_and(|o| *p > o));
+    }
+}
+
+/// A condition variable shaped like `std::sync::Condvar` (Go's `sync.Cond`).
+pub struct Condvar {
+    ctx: Ctx,
+    name: String,
+    state: Arc<std::sync::Mutex<State>>,
+}
+
+impl std::fmt::Debug for Condvar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Condvar").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Default for Condvar {
+    #[track_caller]
+    fn default() -> Condvar {
+        Condvar::new()
+    }
+}
+
+impl Condvar {
+    /// A condition variable named after its creation site.
+    ///
+    /// # Panics
+    /// Outside an execution.
+    #[track_caller]
+    pub fn new() -> Condvar {
+        Condvar::make(None, Location::caller())
+    }
+
+    /// A condition variable named `name` in the trace.
+    ///
+    /// # Panics
+    /// Outside an execution.
+    #[track_caller]
+    pub fn named(name: &str) -> Condvar {
+        Condvar::make(Some(name), Location::caller())
+    }
+
+    fn make(name: Option<&str>, site: &Location<'_>) -> Condvar {
+        let (ctx, name) = new_object("Condvar", name, site);
+        Condvar { ctx, name, state: Arc::default() }
+    }
+
+    /// `wait`: releases the guard's mutex and waits for a notification, in one step; then, once
+    /// notified and the mutex is free, takes it again (a second step).
+    pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
+        let mutex: &'a Mutex<T> = guard.into_mutex();
+        let objects = format!("{}+{}", self.name, mutex.name());
+        let ticket = self.ctx.step(
+            &objects,
+            || Ok(()),
+            || {
+                let me = self.ctx.current_thread();
+                plain(&mutex.state).holder = None;
+                let mut st = plain(&self.state);
+                let ticket = st.next;
+                st.next += 1;
+                st.waiting.push((ticket, me.0, me.1, false));
+                (
+                    ticket,
+                    Step::new(format!("wait({}, {})", self.name, mutex.name()), "unlocks, waits")
+                        .with_effect(Effect::Release),
+                )
+            },
+        );
+        let (cv, m) = (Arc::clone(&self.state), Arc::clone(&mutex.state));
+        let (cv_name, m_name) = (self.name.clone(), mutex.name().to_string());
+        let poisoned = self.ctx.step(
+            &objects,
+            move || {
+                if !plain(&cv).may_wake(ticket) {
+                    return Err(format!("wait({cv_name}): not notified"));
+                }
+                match &plain(&m).holder {
+                    None => Ok(()),
+                    Some((_, who)) => Err(format!("lock({m_name}) held by {who}, after wait({cv_name})")),
+                }
+            },
+            || {
+                plain(&self.state).wake(ticket);
+                let me = self.ctx.current_thread();
+                let mut ms = plain(&mutex.state);
+                ms.holder = Some(me);
+                let result = if ms.poisoned { "woken, locks (poisoned)" } else { "woken, locks" };
+                (
+                    ms.poisoned,
+                    Step::new(format!("wait({}, {})", self.name, mutex.name()), result).with_effect(Effect::Acquire),
+                )
+            },
+        );
+        mutex.guard(poisoned)
+    }
+
+    /// `wait_while`: waits while `condition` holds of the guarded value.
+    pub fn wait_while<'a, T, F>(&self, mut guard: MutexGuard<'a, T>, mut condition: F) -> LockResult<MutexGuard<'a, T>>
+    where
+        F: FnMut(&mut T) -> bool,
+    {
+        while condition(&mut *guard) {
+            guard = self.wait(guard)?;
+        }
+        Ok(guard)
+    }
+
+    /// `notify_one`: one of the threads waiting now may wake (the scheduler chooses which); with
+    /// none waiting, the notification is lost.
+    pub fn notify_one(&self) {
+        self.ctx.step(
+            &self.name,
+            || Ok(()),
+            || {
+                let mut st = plain(&self.state);
+                let result = if st.waiting.is_empty() {
+                    "no thread waits: lost".to_string()
+                } else {
+                    let ticket = st.next;
+                    st.next += 1;
+                    st.permits.push(ticket);
+                    format!("one of {} may wake", names(&st.waiting))
+                };
+                ((), Step::new(format!("notify_one({})", self.name), result).with_effect(Effect::Opaque))
+            },
+        )
+    }
+
+    /// `notify_all`: every thread waiting now wakes.
+    pub fn notify_all(&self) {
+        self.ctx.step(
+            &self.name,
+            || Ok(()),
+            || {
+                let mut st = plain(&self.state);
+                let result = if st.waiting.is_empty() {
+                    "no thread waits: lost".to_string()
+                } else {
+                    for w in st.waiting.iter_mut() {
+                        w.3 = true;
+                    }
+                    format!("{} wake", names(&st.waiting))
+                };
+                ((), Step::new(format!("notify_all({})", self.name), result).with_effect(Effect::Opaque))
+            },
+        )
+    }
+}
+
+fn names(waiting: &[(u64, usize, String, bool)]) -> String {
+    waiting.iter().map(|w| w.2.as_str()).collect::<Vec<_>>().join(", ")
+}
