@@ -26,8 +26,12 @@ pub struct CheckOptions {
     pub iterations: usize,
     /// The run's seed; execution seeds derive from it.
     pub seed: u64,
-    /// The `interleave` executable, which runs loom explorations in child processes.
+    /// The executable that runs loom explorations in child processes: the parent's own binary (a
+    /// command line built with `cli::main`, or a test binary).
     pub child_exe: Option<PathBuf>,
+    /// When `child_exe` is a test binary: the test to run as the child (see
+    /// [`crate::loom_run`]). `None` for a command line.
+    pub child_test: Option<String>,
     /// Executions the minimizer may spend.
     pub minimize_budget: usize,
     /// Whether to minimize and render a counterexample (the benchmark measures finding alone).
@@ -41,6 +45,7 @@ impl Default for CheckOptions {
             iterations: 20_000,
             seed: 0,
             child_exe: None,
+            child_test: None,
             minimize_budget: 50_000,
             minimize: true,
         }
@@ -575,8 +580,10 @@ fn exhaustive_runs(
             scenario.name, variant.name
         ));
     }
+    let launch = crate::loom_run::Launch { exe, test: opts.child_test.clone() };
+    let fp = fingerprint(scenario, variant);
     for bound in crate::loom_run::BOUNDS.into_iter().filter(|_| threads <= loom_max) {
-        let r = match crate::loom_run::loom_child(&exe, scenario.name, variant.name, bound) {
+        let r = match crate::loom_run::loom_child(&launch, scenario.name, variant.name, bound, &fp) {
             Ok(r) => r,
             Err(e) if e.kind == ErrorKind::Unsupported => {
                 notes.push(format!("loom skipped: {e}; the verdict rests on the step-level search alone"));
@@ -600,6 +607,29 @@ fn exhaustive_runs(
     let (b, bound) = bounded::iterative(variant, None, n);
     runs.push(bounded_run(b, bound));
     Ok(())
+}
+
+/// A fingerprint of `variant` of `scenario` as this build has it: its scenario's metadata (names,
+/// expectations, summaries, parameters, witnesses) and the trace of the variant's first schedule
+/// (every thread running as long as it can). A loom child checks it against its parent's, so that
+/// a child of another build of the scenario is refused, never believed.
+pub fn fingerprint(scenario: &Scenario, variant: &'static Variant) -> String {
+    let mut text =
+        format!("{}|{}|{}|{}\n", scenario.name, scenario.summary, scenario.source.seed, scenario.source.section);
+    for v in scenario.variants {
+        text.push_str(&format!("{}|{}|{}|{:?}|{:?}\n", v.name, v.expect, v.summary, v.params, v.racy));
+        for w in v.witnesses {
+            text.push_str(w.name);
+        }
+    }
+    text.push_str(variant.name);
+    text.push_str(&render(scenario.name, variant.name, &replay_lenient(variant, Vec::new()), None));
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 /// Finds `scenario[/variant]` arguments in `catalog`: a bare scenario name selects all its variants.

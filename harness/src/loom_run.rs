@@ -1,11 +1,16 @@
 //! loom explorations, each in a child process.
 //!
 //! loom aborts the whole process when it meets a deadlock it did not expect or a panic during
-//! drop, so the parent never runs loom itself: it starts the `interleave` executable with the
-//! hidden `__loom-child` subcommand, which calls [`child_main`]. The child prints one line
-//! `INTERLEAVE-RESULT <json>` when the exploration ends; before any panic can turn into an abort,
-//! its panic hook prints `INTERLEAVE-FAILURE <json>` with the failing execution, so the parent
-//! learns what failed even when the child does not survive it.
+//! drop, so the parent never runs loom itself: it re-executes its own binary as a child. A
+//! command line built with `interleave::cli::main` is started with the hidden `__loom-child`
+//! subcommand; a test binary is started on the one test that called
+//! `interleave::assert_expectations`, with `INTERLEAVE_LOOM_CHILD` set. Either way the child calls
+//! [`child_run`], which first checks that its scenario is the parent's (a fingerprint of the
+//! scenario, its variants and the trace of the variant's first schedule): a child of another build
+//! is an error, never a verdict. The child prints one line `INTERLEAVE-RESULT <json>` when the
+//! exploration ends; before any panic can turn into an abort, its panic hook prints
+//! `INTERLEAVE-FAILURE <json>` with the failing execution, so the parent learns what failed even
+//! when the child does not survive it; `INTERLEAVE-ERROR <message>` is a refusal.
 //!
 //! loom's `Builder::new()` reads `LOOM_*` environment variables; every field that matters is set
 //! explicitly afterwards, so the environment cannot change a verdict.
@@ -15,7 +20,6 @@ use crate::error::{Error, ErrorKind};
 use crate::explore::{panic_message, FreeResult};
 use crate::scenario::{Scenario, Variant};
 use crate::world::{ExecOutcome, Mode, Stop, World};
-use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
@@ -129,35 +133,48 @@ fn parse_result(line: &str) -> Option<FreeResult> {
     })
 }
 
-/// The child process's entry point: `__loom-child <scenario>/<variant> <bound|unbounded>`.
-/// Prints the result line and returns the exit status.
+/// The environment variable that makes a test binary a loom child: `<scenario>/<variant>|<bound
+/// or unbounded>|<fingerprint>`.
+pub const CHILD_ENV: &str = "INTERLEAVE_LOOM_CHILD";
+
+/// The `__loom-child` subcommand's entry point: `__loom-child <scenario>/<variant>
+/// <bound|unbounded> <fingerprint>`. Prints the result line and returns the exit status.
 pub fn child_main(catalog: &[&'static Scenario], args: &[String]) -> i32 {
-    let [target, bound] = args else {
-        eprintln!("usage: interleave __loom-child <scenario>/<variant> <bound|unbounded>");
+    let [target, bound, fingerprint] = args else {
+        println!("INTERLEAVE-ERROR usage: __loom-child <scenario>/<variant> <bound|unbounded> <fingerprint>");
         return 2;
     };
-    let sel = match crate::check::select(catalog, std::slice::from_ref(target)) {
-        Ok(s) if s.len() == 1 => s,
-        Ok(_) => {
-            eprintln!("error: name exactly one variant");
-            return 2;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
+    child_run(catalog, target, bound, fingerprint)
+}
+
+/// Runs the loom exploration a parent asked for: `target` among `scenarios`, with `bound`, after
+/// checking that the child's scenario has the parent's `fingerprint`. Prints the result line and
+/// returns the exit status.
+pub fn child_run(scenarios: &[&'static Scenario], target: &str, bound: &str, fingerprint: &str) -> i32 {
+    let refuse = |message: String| {
+        println!("INTERLEAVE-ERROR {message}");
+        2
     };
-    let bound = match bound.as_str() {
+    let sel = match crate::check::select(scenarios, &[target.to_string()]) {
+        Ok(s) if s.len() == 1 => s,
+        Ok(_) => return refuse("the loom child must be given exactly one variant".into()),
+        Err(e) => return refuse(format!("the loom child cannot find {target}: {e}")),
+    };
+    let bound = match bound {
         "unbounded" => None,
         b => match b.parse() {
             Ok(n) => Some(n),
-            Err(_) => {
-                eprintln!("error: the bound is a number or 'unbounded'");
-                return 2;
-            }
+            Err(_) => return refuse(format!("the loom child's bound is a number or 'unbounded', not {b}")),
         },
     };
-    let variant = sel[0].1;
+    let (scenario, variant) = sel[0];
+    let own = crate::check::fingerprint(scenario, variant);
+    if own != fingerprint {
+        return refuse(format!(
+            "the loom child's {target} is not its parent's (fingerprint {own}, the parent's {fingerprint}): it \
+             runs another build of the scenario, so its verdict would be about other code"
+        ));
+    }
     // Report the failing execution before loom can abort the process over it.
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -191,16 +208,45 @@ pub fn child_main(catalog: &[&'static Scenario], args: &[String]) -> i32 {
     0
 }
 
-/// Runs one loom exploration of `scenario/variant` in a child process of `exe`.
-pub fn loom_child(exe: &Path, scenario: &str, variant: &str, bound: Option<usize>) -> Result<FreeResult, Error> {
+/// How to start a loom child: the binary to re-execute, and for a test binary the test to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Launch {
+    /// The executable: the parent's own binary.
+    pub exe: std::path::PathBuf,
+    /// For a test binary, the test that calls `interleave::assert_expectations` (its full path,
+    /// as libtest names its thread); `None` for a command line built with `interleave::cli::main`.
+    pub test: Option<String>,
+}
+
+/// Runs one loom exploration of `scenario/variant` in a child process started as `launch` says;
+/// `fingerprint` is the parent's fingerprint of the scenario.
+pub fn loom_child(
+    launch: &Launch,
+    scenario: &str,
+    variant: &str,
+    bound: Option<usize>,
+    fingerprint: &str,
+) -> Result<FreeResult, Error> {
     let bound_arg = bound.map_or("unbounded".to_string(), |b| b.to_string());
-    let output =
-        Command::new(exe).arg("__loom-child").arg(format!("{scenario}/{variant}")).arg(&bound_arg).output().map_err(
-            |e| {
-                Error::new(ErrorKind::Backend, format!("could not start the loom child process {}: {e}", exe.display()))
-            },
-        )?;
+    let target = format!("{scenario}/{variant}");
+    let exe = &launch.exe;
+    let mut cmd = Command::new(exe);
+    match &launch.test {
+        None => {
+            cmd.arg("__loom-child").arg(&target).arg(&bound_arg).arg(fingerprint);
+        }
+        Some(test) => {
+            cmd.args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+                .env(CHILD_ENV, format!("{target}|{bound_arg}|{fingerprint}"));
+        }
+    }
+    let output = cmd.output().map_err(|e| {
+        Error::new(ErrorKind::Backend, format!("could not start the loom child process {}: {e}", exe.display()))
+    })?;
     let stdout = String::from_utf8_lossy(&output.stdout);
+    if let Some(message) = stdout.lines().find_map(|l| l.strip_prefix("INTERLEAVE-ERROR ")) {
+        return Err(Error::new(ErrorKind::Backend, message.to_string()));
+    }
     // loom's own refusal of a sixth thread surfaces as a panic in the scenario's spawn: it is a
     // limit of the backend, never a finding.
     if stdout.contains("self.threads.len() < self.max()") {

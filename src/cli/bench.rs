@@ -334,6 +334,7 @@ fn holds_tables(
                 iterations: 100_000,
                 seed: 0,
                 child_exe: b.child_exe.clone(),
+                child_test: None,
                 minimize: false,
                 minimize_budget: 100_000,
             };
