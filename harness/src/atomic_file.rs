@@ -1,6 +1,6 @@
 //! Writing a file so that a reader sees either the old contents or the new, never half of either,
 //! and so that nothing but a regular file is ever replaced. Fixtures, `bench --save` and the
-//! nightly's reports all go through [`write`].
+//! nightly's reports all go through [`write()`].
 //!
 //! The life of one write:
 //! 1. the destination is checked ([`check_destination`]): a path that exists and is not a regular
@@ -29,7 +29,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// What marks a temporary file of [`write`]: `.<name>.interleave-tmp-<pid>-<n>`.
+/// What marks a temporary file of [`write()`]: `.<name>.interleave-tmp-<pid>-<n>`.
 pub const TEMP_MARK: &str = ".interleave-tmp-";
 
 /// A destination the harness refuses to write, or cannot.
@@ -94,7 +94,7 @@ fn check_target(path: &Path) -> Result<(), Error> {
     }
 }
 
-/// Checks, before a run, that [`write`] may write `path`: it names a file; it is absent or a regular
+/// Checks, before a run, that [`write()`] may write `path`: it names a file; it is absent or a regular
 /// file (not a directory, a FIFO, a socket, a device node or a symbolic link); its directory exists
 /// and this process can create files in it (tried by creating and removing a temporary file).
 pub fn check_destination(path: &Path) -> Result<(), Error> {
@@ -159,7 +159,7 @@ pub fn write(path: &Path, contents: &[u8]) -> Result<(), Error> {
     write_with(path, |f| f.write_all(contents))
 }
 
-/// [`write`] with the contents written by `fill` (which tests make fail).
+/// [`write()`] with the contents written by `fill` (which tests make fail).
 fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<(), Error> {
     let shown = path.display();
     let name = path
@@ -218,7 +218,7 @@ fn alive(pid: u32) -> Option<bool> {
     Some(proc.join(pid.to_string()).exists())
 }
 
-/// Removes the temporary files of [`write`] in `dir` whose writer is dead, and returns their paths.
+/// Removes the temporary files of [`write()`] in `dir` whose writer is dead, and returns their paths.
 ///
 /// A file is stale when the process its name names no longer exists (`/proc/<pid>`) and no process
 /// holds its lock (a writer in another PID namespace still does). A PID reused since leaves the
@@ -254,10 +254,8 @@ mod tests {
     use super::*;
 
     fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut v: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         v.sort();
         v
     }

@@ -74,7 +74,9 @@ pub fn run(catalog: &[&'static harness::Scenario], all: &[&'static harness::Scen
     if let Some(dir) = &save_fixtures {
         let ready = atomic_file::check_directory(dir).and_then(|()| {
             atomic_file::remove_stale_temps(dir);
-            selected.iter().try_for_each(|(s, v)| atomic_file::check_destination(&dir.join(file_name_of(s.name, v.name))))
+            selected
+                .iter()
+                .try_for_each(|(s, v)| atomic_file::check_destination(&dir.join(file_name_of(s.name, v.name))))
         });
         if let Err(e) = ready {
             return bad_input(format!("--save-fixtures {}: {e}", dir.display()));

@@ -165,10 +165,11 @@ enum Command {
     },
     /// Explore every variant with fresh seeds, for a time budget or a number of chunks per
     /// variant; write report.json, junit.xml and a fixture per unexpected counterexample into DIR.
+    #[command(group(clap::ArgGroup::new("budget").args(["time", "chunks"]).multiple(true).required(true)))]
     Nightly {
         /// How long to explore (e.g. 30s, 10m, 1h). Every variant gets its first chunk however short
         /// this is; after that no chunk starts once it has passed.
-        #[arg(long, value_parser = humantime::parse_duration, required_unless_present = "chunks")]
+        #[arg(long, value_parser = humantime::parse_duration)]
         time: Option<std::time::Duration>,
         /// At most this many chunks (of 500 executions) per variant, the first included: a run
         /// bounded by work, not by the clock. With --time too, whichever ends first.
@@ -191,9 +192,9 @@ enum Command {
         /// nightly reports, keeps and reproduces a failure (the run is then never green).
         #[arg(long, hide = true)]
         inject_broken: bool,
-        /// Test hook: abort (as a kill would) after junit.xml is written and before report.json.
+        /// Test hook: kill the process (SIGKILL) after junit.xml is written and before report.json.
         #[arg(long, hide = true)]
-        abort_between_reports: bool,
+        kill_between_reports: bool,
     },
     /// Measure how fast each strategy finds each bug, throughput, and exhaustive search sizes.
     Bench {
@@ -281,16 +282,7 @@ fn run(cli: Cli, catalog: &[&'static harness::Scenario]) -> ExitCode {
             },
         ),
         Command::Replay { schedule } => replay::run(&all, &schedule),
-        Command::Nightly {
-            time,
-            chunks,
-            out,
-            seed,
-            shard,
-            fuzz_inputs,
-            inject_broken,
-            abort_between_reports,
-        } => {
+        Command::Nightly { time, chunks, out, seed, shard, fuzz_inputs, inject_broken, kill_between_reports } => {
             let mut variants: Vec<_> = catalog.iter().flat_map(|s| s.variants.iter().map(move |v| (*s, v))).collect();
             if inject_broken {
                 // First, so that no budget, however short, ends the run before it.
@@ -306,7 +298,7 @@ fn run(cli: Cli, catalog: &[&'static harness::Scenario]) -> ExitCode {
                 fuzz_inputs,
                 variants,
                 canary: inject_broken.then_some(0),
-                abort_between_reports,
+                kill_between_reports,
             }))
         }
         Command::Bench { targets, seeds, budget, json, save } => {

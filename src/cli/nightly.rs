@@ -57,8 +57,8 @@ pub struct Nightly {
     /// The index in `variants` of the injected broken variant (`--inject-broken`): the run must
     /// find it, and is never green.
     pub canary: Option<usize>,
-    /// Test hook: abort between the two reports.
-    pub abort_between_reports: bool,
+    /// Test hook: kill the process between the two reports.
+    pub kill_between_reports: bool,
 }
 
 /// The shard `I/N`, 1-based: `1/4` … `4/4`.
@@ -394,7 +394,9 @@ pub fn run(n: Nightly) -> u8 {
     let budget = match (n.time, max_chunks) {
         (Some(t), None) => humantime::format_duration(t).to_string(),
         (None, Some(c)) => format!("{c} chunk(s) per variant"),
-        (Some(t), Some(c)) => format!("{} or {c} chunk(s) per variant, whichever ends first", humantime::format_duration(t)),
+        (Some(t), Some(c)) => {
+            format!("{} or {c} chunk(s) per variant, whichever ends first", humantime::format_duration(t))
+        }
         (None, None) => unreachable!("a run without a time has a number of chunks"),
     };
     outln!("nightly: seed {seed}, shard {shard_i}/{shard_n}, {} variants, {budget}", n.variants.len());
@@ -537,7 +539,9 @@ pub fn run(n: Nightly) -> u8 {
         errln!("error: {e}");
         return 2;
     }
-    if n.abort_between_reports {
+    if n.kill_between_reports {
+        // As `kill -9` would, without a core file: no cleanup, no further write.
+        let _ = std::process::Command::new("kill").arg("-KILL").arg(std::process::id().to_string()).status();
         std::process::abort();
     }
     if let Err(e) = atomic_file::write(&n.out.join(REPORT), pretty.as_bytes()) {
