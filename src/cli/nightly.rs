@@ -218,7 +218,8 @@ struct OutDir {
 
 /// Makes `out` ready before the run: a directory this process can write, locked against a second
 /// nightly, holding nothing but an earlier nightly's reports and fixtures, which are removed (with
-/// the temporary files of a killed writer). Refuses anything else, changing nothing.
+/// the temporary files of a killed writer). Refuses anything else, changing nothing: in particular
+/// a refused directory is not given a lock file, which would mark it as a nightly's.
 fn prepare_out(out: &Path) -> Result<OutDir, String> {
     let shown = out.display();
     atomic_file::check_directory(out).map_err(|e| format!("--out {shown}: {e}"))?;
@@ -228,6 +229,8 @@ fn prepare_out(out: &Path) -> Result<OutDir, String> {
         Ok(_) => return Err(format!("--out {shown}: {LOCK} is not a regular file; name another directory")),
         Err(_) => false,
     };
+    atomic_file::remove_stale_temps(out);
+    contents(out, marked)?;
     let lock = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -248,10 +251,31 @@ fn prepare_out(out: &Path) -> Result<OutDir, String> {
         }
         Err(std::fs::TryLockError::Error(e)) => return Err(format!("--out {shown}: cannot lock {LOCK}: {e}")),
     }
+    // Again under the lock: another process may have written since.
+    let ours = match contents(out, marked) {
+        Ok(ours) => ours,
+        Err(e) => {
+            if !marked {
+                let _ = std::fs::remove_file(&lock_path);
+            }
+            return Err(e);
+        }
+    };
     if !marked {
         let _ = (&lock).write_all(b"the lock of an interleave nightly writing this directory, and its mark\n");
     }
-    atomic_file::remove_stale_temps(out);
+    for name in &ours {
+        std::fs::remove_file(out.join(name))
+            .map_err(|e| format!("--out {shown}: cannot remove the earlier run's {name}: {e}"))?;
+    }
+    Ok(OutDir { _lock: lock, cleared: ours })
+}
+
+/// The earlier nightly's files in `out` (sorted), or why the directory is refused: it holds
+/// anything a nightly does not write, or it holds a nightly's kind of files but is not `marked` by
+/// a nightly's lock file (`tests/fixtures/` looks like a nightly's fixtures).
+fn contents(out: &Path, marked: bool) -> Result<Vec<String>, String> {
+    let shown = out.display();
     let (mut ours, mut foreign) = (Vec::new(), Vec::new());
     let entries = std::fs::read_dir(out).map_err(|e| format!("--out {shown}: cannot list it: {e}"))?;
     for entry in entries {
@@ -291,11 +315,7 @@ fn prepare_out(out: &Path) -> Result<OutDir, String> {
             list(&ours)
         ));
     }
-    for name in &ours {
-        std::fs::remove_file(out.join(name))
-            .map_err(|e| format!("--out {shown}: cannot remove the earlier run's {name}: {e}"))?;
-    }
-    Ok(OutDir { _lock: lock, cleared: ours })
+    Ok(ours)
 }
 
 /// The JUnit report: one test case per variant, `<failure>` or `<skipped>` where it was not ok.
