@@ -481,7 +481,9 @@ pub fn run(n: Nightly) -> u8 {
         }
         done_chunks += 1;
         if let Some(b) = &bar {
-            b.set_position(if n.time.is_some() { start.elapsed().as_secs() } else { done_chunks });
+            b.set_position(
+                if n.time.is_some() { start.elapsed().as_secs() } else { done_chunks }.min(b.length().unwrap_or(0)),
+            );
             b.set_message(t.name());
         }
         Ok(())
