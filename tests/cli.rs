@@ -1,8 +1,10 @@
-//! The command line's contract: exit statuses, JSON shape, and clear errors for bad input.
+//! The command line's contract: exit statuses, JSON shape, clear errors for bad input, and files
+//! and output that are never lost, clobbered or silently truncated.
 
 mod common;
 
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
 fn run(args: &[&str]) -> Output {
     Command::new(common::exe()).args(args).output().expect("run interleave")
@@ -27,6 +29,14 @@ fn bad_input_exits_2_with_what_is_valid() {
         (&["bench", "--save", "/"], "a directory; name the file to write"),
         (&["bench", "--save", "/no/such/dir/bench.json"], "no directory /no/such/dir"),
         (&["check", "--iterations", "0"], "0"),
+        (&["check", "--minimize-budget", "0"], "0"),
+        // Options the strategy does not take would do nothing: refused, naming who takes them.
+        (&["check", "--depth", "2"], "only --strategy pct takes it, and portfolio takes none"),
+        (&["check", "--strategy", "random", "--depth", "2"], "only --strategy pct takes it"),
+        (&["check", "--strategy", "bounded", "--depth", "2"], "only --strategy pct takes it"),
+        (&["check", "--max-preemptions", "1"], "only --strategy bounded takes it, and portfolio takes none"),
+        (&["check", "--strategy", "dfs", "--max-preemptions", "1"], "only --strategy bounded takes it"),
+        (&["check", "--strategy", "pct", "--max-preemptions", "1"], "only --strategy bounded takes it"),
         (&["replay", "garbage"], "malformed replay string"),
         (&["replay", "iv9:worker-state/buggy:12:00000000"], "unsupported replay format"),
         (&["replay", "iv1:worker-state/buggy:122222111:b8951b19"], "checksum"),
@@ -185,4 +195,213 @@ fn check_smallest_reports_the_smallest_failing_instance() {
     let replay = r["replay"].as_str().expect("a replay string");
     let again = run(&["replay", replay]);
     assert_eq!(again.status.code(), Some(1), "the instance's counterexample replays: {}", stderr(&again));
+}
+
+#[test]
+fn options_are_taken_by_their_strategy_and_budgets_mean_what_they_say() {
+    // A budget of one execution may leave a witness unreached (exit 1); it is never bad input.
+    let json = |args: &[&str]| {
+        let o = run(args);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{args:?}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        v["results"][0].clone()
+    };
+    json(&["check", "worker-state/buggy", "--strategy", "pct", "--depth", "2", "--json"]);
+    json(&["check", "worker-state/buggy", "--strategy", "bounded", "--max-preemptions", "1", "--json"]);
+    // --iterations is the whole budget, whatever the strategy.
+    for strategy in ["bounded", "portfolio", "dfs", "random"] {
+        let r = json(&["check", "worker-state/fixed", "--strategy", strategy, "--iterations", "1", "--json"]);
+        assert_eq!(r["executions"], 1, "{strategy}: {r}");
+    }
+    // The minimizer's budget is its own.
+    let r = json(&["check", "worker-state/buggy", "--minimize-budget", "3", "--json"]);
+    let spent = r["minimize_executions"].as_u64().expect("minimize_executions");
+    assert!(spent <= 3, "the minimizer spent {spent} of a budget of 3");
+    assert!(r["replay"].is_string(), "a counterexample is still shown: {r}");
+}
+
+#[test]
+fn the_table_says_whether_a_holds_is_a_proof_or_a_sample() {
+    let row = |args: &[&str]| {
+        let o = run(args);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{args:?}: {}", stderr(&o));
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        text.lines().find(|l| l.starts_with("worker-state/fixed")).unwrap_or_else(|| panic!("{text}")).to_string()
+    };
+    assert!(row(&["check", "worker-state/fixed"]).contains("found holds (proof)"));
+    assert!(row(&["check", "worker-state/fixed", "--strategy", "random", "--iterations", "50"])
+        .contains("found holds (sample)"));
+    assert!(row(&["check", "worker-state/fixed", "--strategy", "bounded", "--iterations", "3"])
+        .contains("found holds (sample)"));
+}
+
+/// A directory's entries, sorted, with their contents (regular files) or kind.
+fn entries(dir: &Path) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let t = e.file_type().unwrap();
+            let what = if t.is_file() { std::fs::read_to_string(e.path()).unwrap() } else { format!("{t:?}") };
+            (e.file_name().to_string_lossy().into_owned(), what)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn mkfifo(path: &Path) {
+    let s = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(s.success());
+}
+
+fn is_fifo(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt as _;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_fifo())
+}
+
+#[test]
+fn destinations_that_are_not_regular_files_are_refused_before_the_run_and_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.json");
+    mkfifo(&fifo);
+    let target = dir.path().join("target.json");
+    std::fs::write(&target, "keep").unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    for (path, fragment) in [(&fifo, "is a FIFO, not a regular file"), (&link, "is a symbolic link")] {
+        let o = Command::new(common::exe())
+            .args(["bench", "worker-state/buggy", "--seeds", "1", "--budget", "10", "--save"])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}: {}", path.display(), stderr(&o));
+        assert!(stderr(&o).contains(fragment), "{}", stderr(&o));
+        assert!(o.stdout.is_empty(), "refused before the run: {}", String::from_utf8_lossy(&o.stdout));
+    }
+    // A fixture's name taken by a FIFO or a link.
+    for make in [mkfifo as fn(&Path), |p: &Path| std::os::unix::fs::symlink("../target.json", p).unwrap()] {
+        let fixtures = tempfile::tempdir_in(dir.path()).unwrap();
+        make(&fixtures.path().join("worker-state__buggy.json"));
+        let before = entries(fixtures.path());
+        let o = Command::new(common::exe())
+            .args(["check", "worker-state/buggy", "--save-fixtures"])
+            .arg(fixtures.path())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("not a regular file") || stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+        assert!(o.stdout.is_empty(), "refused before the run: {}", String::from_utf8_lossy(&o.stdout));
+        assert_eq!(entries(fixtures.path()), before);
+    }
+    assert!(is_fifo(&fifo), "the FIFO is still a FIFO");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link is still a link");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+}
+
+#[test]
+fn unwritable_destinations_are_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["check".into(), "worker-state".into(), "--save-fixtures".into(), format!("{}/sub", file.display())],
+            "cannot create the directory",
+        ),
+        (
+            vec!["check".into(), "worker-state".into(), "--save-fixtures".into(), file.display().to_string()],
+            "is a regular file, not a directory",
+        ),
+        (
+            vec![
+                "bench".into(),
+                "worker-state/buggy".into(),
+                "--save".into(),
+                format!("{}/bench.json", file.display()),
+            ],
+            "no directory",
+        ),
+    ];
+    for (args, fragment) in cases {
+        let o = Command::new(common::exe()).args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(fragment), "{args:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{args:?} ran before refusing: {}", String::from_utf8_lossy(&o.stdout));
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}
+
+#[test]
+fn temporary_files_of_dead_writers_are_removed_and_a_live_writers_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    // PIDs are below 2^22 on Linux: this writer cannot be alive. The test process is.
+    let dead = [".worker-state__buggy.json.interleave-tmp-4000000000-0", ".bench.json.interleave-tmp-4000000001-7"];
+    let live = format!(".worker-state__buggy.json.interleave-tmp-{}-0", std::process::id());
+    for name in dead.iter().copied().chain([live.as_str()]) {
+        std::fs::write(dir.path().join(name), "half a fix").unwrap();
+    }
+    let o = Command::new(common::exe())
+        .args(["check", "worker-state/buggy", "--save-fixtures"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = Command::new(common::exe())
+        .args(["bench", "worker-state/buggy", "--seeds", "1", "--budget", "20", "--json", "--save"])
+        .arg(dir.path().join("bench.json"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let names: Vec<String> = entries(dir.path()).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, [live.clone(), "bench.json".into(), "worker-state__buggy.json".into()]);
+    interleave::fixture::Fixture::read(&dir.path().join("worker-state__buggy.json")).unwrap();
+}
+
+/// Fixtures written by `check worker-state --save-fixtures DIR`, with stdout and stderr as given.
+fn check_with_streams(dir: &Path, close_stdout: bool, close_stderr: bool) -> (Option<i32>, Vec<(String, String)>) {
+    let pipe_or_null = |close: bool| if close { Stdio::piped() } else { Stdio::null() };
+    let mut child = Command::new(common::exe())
+        .args(["check", "worker-state", "--strategy", "random", "--iterations", "300", "--save-fixtures"])
+        .arg(dir)
+        .stdout(pipe_or_null(close_stdout))
+        .stderr(pipe_or_null(close_stderr))
+        .spawn()
+        .unwrap();
+    // Close the read ends before the child writes anything: every write then fails with EPIPE.
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    (status.code(), entries(dir))
+}
+
+#[test]
+fn a_closed_stderr_or_stdout_changes_neither_the_exit_status_nor_the_fixtures() {
+    let (code, fixtures) = check_with_streams(tempfile::tempdir().unwrap().path(), false, false);
+    assert_eq!(code, Some(0));
+    assert!(fixtures.len() >= 2, "{fixtures:?}");
+    for (close_stdout, close_stderr) in [(false, true), (true, false), (true, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let again = check_with_streams(dir.path(), close_stdout, close_stderr);
+        assert_eq!(again, (code, fixtures.clone()), "stdout closed: {close_stdout}, stderr closed: {close_stderr}");
+    }
+}
+
+#[test]
+fn a_write_error_on_stdout_other_than_a_closed_pipe_exits_2_and_says_so() {
+    // /dev/full takes no byte: every write fails with ENOSPC, as on a full disk.
+    for args in [
+        &["list"][..],
+        &["check", "worker-state/buggy", "--json"],
+        &["replay", "iv1:worker-state/buggy:122222111:b8951b18"],
+    ] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+        let o = Command::new(common::exe()).args(args).stdout(full).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("error: cannot write to standard output: No space left on device"),
+            "{}",
+            stderr(&o)
+        );
+    }
 }

@@ -108,3 +108,26 @@ fn fixture_file_names_cannot_escape_the_directory() {
     assert!(f.write_atomic(std::path::Path::new("/tmp/interleave-never-written")).is_err());
     assert!(!std::path::Path::new("/tmp/interleave-never-written").exists());
 }
+
+#[test]
+fn only_a_regular_file_is_read_as_a_fixture_and_never_past_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    // A FIFO would block the reader forever; a link to one is no better.
+    let fifo = dir.path().join("fifo.json");
+    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    for path in [&fifo, &link] {
+        let o = Command::new(common::exe()).arg("replay").arg(path).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", path.display());
+        assert!(err.contains("is not a regular file"), "{}: {err}", path.display());
+    }
+    let e = Fixture::read(&fifo).unwrap_err();
+    assert!(e.message.contains("is not a regular file"), "{e}");
+    // One byte over the limit: refused by what was read, not by what the file's size claims.
+    let big = dir.path().join("big.json");
+    std::fs::write(&big, vec![b' '; interleave::fixture::MAX_FIXTURE_BYTES as usize + 1]).unwrap();
+    let e = Fixture::read(&big).unwrap_err();
+    assert!(e.message.contains("larger than 4194304 bytes"), "{e}");
+}

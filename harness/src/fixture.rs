@@ -1,17 +1,18 @@
 //! Regression fixtures: a counterexample kept as a JSON file, replayable by `interleave replay
 //! FILE.json` and by `cargo test` (every file in `tests/fixtures/`).
 //!
-//! A fixture is written atomically — a uniquely named temporary file in the target directory,
-//! `fsync`, `rename` over the final name, `fsync` of the directory: the pattern the catalog proves
-//! correct (`worker-state/fixed`, `save-durability/fixed`) — so a run killed while writing never
-//! leaves half a fixture. Reading one is hostile-input parsing: fixtures arrive from bug reports.
+//! A fixture is written with [`crate::atomic_file::write`] — a uniquely named temporary file in the
+//! target directory, `fsync`, `rename` over the final name, `fsync` of the directory: the pattern
+//! the catalog proves correct (`worker-state/fixed`, `save-durability/fixed`) — so a run killed
+//! while writing never leaves half a fixture, and a destination that is not a regular file is
+//! refused, never replaced. Reading one is hostile-input parsing: fixtures arrive from bug reports,
+//! so only a regular file is read, and never more than [`MAX_FIXTURE_BYTES`] and one byte of it.
 
 use crate::error::{Error, ErrorKind};
 use crate::replay::ReplayString;
 use serde::{Deserialize, Serialize};
-use std::io::Write as _;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The fixture format this harness writes and reads.
 pub const FIXTURE_FORMAT: &str = "interleave-fixture/1";
@@ -51,7 +52,7 @@ impl Fixture {
     /// The file name this fixture is saved under: `<scenario>__<variant>.json`.
     pub fn file_name(&self) -> Result<String, Error> {
         let r = ReplayString::parse(&self.replay)?;
-        Ok(format!("{}__{}.json", r.scenario, r.variant))
+        Ok(file_name_of(&r.scenario, &r.variant))
     }
 
     /// Checks what a well-formed fixture must satisfy (the replay string parses and names the same
@@ -76,46 +77,87 @@ impl Fixture {
         Ok(r)
     }
 
-    /// Reads and validates a fixture file.
+    /// Reads and validates a fixture file. Only a regular file is read (a FIFO would block
+    /// forever, a device or `/proc` file would be read until memory runs out): the path is
+    /// checked before it is opened, so that opening a FIFO does not block, and the opened file is
+    /// checked again, so that a file swapped in between is not read; and at most
+    /// [`MAX_FIXTURE_BYTES`] and one byte are read, whatever the file's size claims.
     pub fn read(path: &Path) -> Result<Fixture, Error> {
         let shown = path.display();
-        let meta = std::fs::metadata(path).map_err(|e| bad(format!("cannot read fixture {shown}: {e}")))?;
-        if meta.len() > MAX_FIXTURE_BYTES {
-            return Err(bad(format!("fixture {shown} is {} bytes; the limit is {MAX_FIXTURE_BYTES}", meta.len())));
+        let cannot = |e: std::io::Error| bad(format!("cannot read fixture {shown}: {e}"));
+        let not_regular = || bad(format!("fixture {shown} is not a regular file; a fixture is a JSON file"));
+        if !std::fs::metadata(path).map_err(cannot)?.is_file() {
+            return Err(not_regular());
         }
-        let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read fixture {shown}: {e}")))?;
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        if !file.metadata().map_err(cannot)?.is_file() {
+            return Err(not_regular());
+        }
+        let bytes = read_at_most(file, MAX_FIXTURE_BYTES).map_err(cannot)?.ok_or_else(|| {
+            bad(format!("fixture {shown} is larger than {MAX_FIXTURE_BYTES} bytes, the limit for a fixture"))
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| bad(format!("fixture {shown} is not UTF-8 text: {e}")))?;
         let f: Fixture = serde_json::from_str(&text)
             .map_err(|e| bad(format!("fixture {shown} is not a valid fixture ({FIXTURE_FORMAT} JSON): {e}")))?;
         f.validate()?;
         Ok(f)
     }
 
-    /// Writes the fixture into `dir` atomically: temporary file, `fsync`, `rename`, `fsync` of
-    /// the directory. Returns the final path.
+    /// Writes the fixture into `dir` (created if missing) atomically, with
+    /// [`crate::atomic_file::write`]. Returns the final path.
     pub fn write_atomic(&self, dir: &Path) -> Result<PathBuf, Error> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let io =
-            |what: &str, e: std::io::Error| Error::new(ErrorKind::Backend, format!("{what} in {}: {e}", dir.display()));
         let name = self.file_name()?;
-        std::fs::create_dir_all(dir).map_err(|e| io("cannot create the fixture directory", e))?;
-        let tmp = dir.join(format!(".{name}.tmp-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
-        let json = serde_json::to_string_pretty(self).map_err(|e| io("cannot encode a fixture", e.into()))?;
-        let written = (|| -> std::io::Result<()> {
-            let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-            f.write_all(json.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(io("cannot write a fixture", e));
-        }
-        let target = dir.join(&name);
-        std::fs::rename(&tmp, &target).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            io("cannot rename a fixture into place", e)
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::new(ErrorKind::Backend, format!("cannot create the fixture directory {}: {e}", dir.display()))
         })?;
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io("cannot fsync the fixture directory", e))?;
+        let mut json = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::new(ErrorKind::Backend, format!("cannot encode a fixture: {e}")))?;
+        json.push('\n');
+        let target = dir.join(name);
+        crate::atomic_file::write(&target, json.as_bytes())?;
         Ok(target)
+    }
+}
+
+/// The file name of a fixture of `scenario/variant`: `<scenario>__<variant>.json`. Callers check
+/// such a destination before a run ([`crate::atomic_file::check_destination`]).
+pub fn file_name_of(scenario: &str, variant: &str) -> String {
+    format!("{scenario}__{variant}.json")
+}
+
+/// Reads `reader` to its end if it holds at most `limit` bytes (`Some`), and stops after `limit` and
+/// one byte otherwise (`None`): the size is never taken from metadata, which a FIFO, a device or a
+/// `/proc` file does not give truthfully.
+fn read_at_most(reader: impl std::io::Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    reader.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An endless source that fails the test if more than `limit` bytes are taken from it.
+    struct Endless {
+        served: u64,
+        limit: u64,
+    }
+
+    impl std::io::Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.served += buf.len() as u64;
+            assert!(self.served <= self.limit, "read {} bytes of an endless input", self.served);
+            buf.fill(b' ');
+            Ok(buf.len())
+        }
+    }
+
+    #[test]
+    fn an_endless_input_is_read_only_to_the_limit_and_one_byte() {
+        let r = read_at_most(Endless { served: 0, limit: MAX_FIXTURE_BYTES + 1 }, MAX_FIXTURE_BYTES).unwrap();
+        assert!(r.is_none(), "an input over the limit is refused");
+        let r = read_at_most(&b"{}"[..], MAX_FIXTURE_BYTES).unwrap();
+        assert_eq!(r.as_deref(), Some(&b"{}"[..]));
     }
 }

@@ -6,6 +6,7 @@
 //! and it knows nothing of files, locks or processes: models describe their steps to it through
 //! [`Ctx::step`].
 
+pub mod atomic_file;
 mod backend;
 pub mod bounded;
 pub mod check;

@@ -19,7 +19,7 @@ pub struct Bench {
     pub json: bool,
     /// The `interleave` executable, for loom's child processes.
     pub child_exe: Option<std::path::PathBuf>,
-    /// Where to write the JSON object as well.
+    /// Where to write the JSON object as well (checked before the run, written atomically).
     pub save: Option<std::path::PathBuf>,
 }
 
@@ -170,7 +170,7 @@ pub fn run(
                     }
                     Ok(None) => per_seed.push(None),
                     Err(e) => {
-                        eprintln!("error: {e}");
+                        errln!("error: {e}");
                         return 2;
                     }
                 }
@@ -200,7 +200,7 @@ pub fn run(
     let (throughput, exhaustive) = match holds_tables(&b, holds) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return 2;
         }
     };
@@ -214,8 +214,8 @@ pub fn run(
     });
     if let Some(path) = &b.save {
         let text = serde_json::to_string_pretty(&out).unwrap_or_default();
-        if let Err(e) = super::nightly::write_atomic(path, &text) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+        if let Err(e) = harness::atomic_file::write(path, text.as_bytes()) {
+            errln!("error: --save {}: {e}", path.display());
             return 2;
         }
     }

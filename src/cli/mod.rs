@@ -3,23 +3,104 @@
 //! `nightly`, `bench` and the loom child process, which re-executes that same binary.
 //!
 //! Exit status: 0 when every outcome met its expectation (for `replay`: the execution violated
-//! nothing), 1 when one did not (for `replay`: it violated an invariant), 2 for bad input.
+//! nothing), 1 when one did not (for `replay`: it violated an invariant), 2 when there is no
+//! verdict to trust: bad input (an unknown scenario, a malformed schedule or fixture, an option the
+//! strategy does not take, a destination that is not a regular file or cannot be written), or
+//! output that could not be written (a full disk under standard output, a fixture or report that
+//! could not be saved). A closed pipe is not an error: `interleave check | head` exits as if
+//! nothing had been cut.
 
-/// `println!` that does not panic when standard output is closed (`interleave check | head`): the
-/// output is simply dropped.
+/// `println!` that does not panic on standard output: a closed pipe drops the output, any other
+/// write error is remembered and makes the exit status 2 (see [`output`]).
 macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
+    () => {
+        $crate::cli::output::stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
 }
 
-/// `print!` that does not panic when standard output is closed.
+/// `print!` that does not panic on standard output (see [`outln!`]).
 macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stdout(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        $crate::cli::output::stdout(format_args!($($arg)*))
+    };
+}
+
+/// `eprintln!` that does not panic on standard error: a closed pipe drops the message (and the
+/// run goes on: fixtures are still written), any other write error makes the exit status 2.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+pub(crate) mod output {
+    //! Standard output and standard error for the whole command line. Rust ignores `SIGPIPE`, so a
+    //! closed pipe shows up as `BrokenPipe` errors: those are dropped silently, as a reader that
+    //! stopped reading asked for. Any other write error (a full disk, an I/O error) is remembered;
+    //! [`finish`] reports the first one and turns the exit status into 2, so `check --json > file`
+    //! on a full disk never exits 0 with truncated JSON. After a failed write a stream stays silent,
+    //! so what was written is a prefix of the output, never output with holes.
+
+    use std::fmt::Arguments;
+    use std::io::Write as _;
+    use std::sync::Mutex;
+
+    /// The first error other than a closed pipe on each stream: standard output, standard error.
+    static FAILED: Mutex<[Option<String>; 2]> = Mutex::new([None, None]);
+
+    fn write(stream: usize, args: Arguments<'_>) {
+        let mut failed = FAILED.lock().unwrap_or_else(|e| e.into_inner());
+        if failed[stream].is_some() {
+            return;
+        }
+        let result = if stream == 0 {
+            std::io::stdout().lock().write_fmt(args)
+        } else {
+            std::io::stderr().lock().write_fmt(args)
+        };
+        if let Err(e) = result {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                failed[stream] = Some(e.to_string());
+            }
+        }
+    }
+
+    /// Writes to standard output.
+    pub fn stdout(args: Arguments<'_>) {
+        write(0, args);
+    }
+
+    /// Writes to standard error.
+    pub fn stderr(args: Arguments<'_>) {
+        write(1, args);
+    }
+
+    /// Flushes standard output and returns `code`, or 2 when a write to either stream failed with
+    /// anything but a closed pipe (the error is reported on standard error, if that still works).
+    pub fn finish(code: std::process::ExitCode) -> std::process::ExitCode {
+        {
+            let mut failed = FAILED.lock().unwrap_or_else(|e| e.into_inner());
+            if failed[0].is_none() {
+                if let Err(e) = std::io::stdout().lock().flush() {
+                    if e.kind() != std::io::ErrorKind::BrokenPipe {
+                        failed[0] = Some(e.to_string());
+                    }
+                }
+            }
+        }
+        let failed = FAILED.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(e) = &failed[0] {
+            stderr(format_args!("error: cannot write to standard output: {e}\n"));
+        }
+        if failed.iter().any(Option::is_some) {
+            std::process::ExitCode::from(2)
+        } else {
+            code
+        }
+    }
 }
 
 mod bench;
@@ -50,22 +131,25 @@ enum Command {
         /// portfolio (the default), random, pct, urw, dfs, shuttle-dfs, bounded or exhaustive (loom; needs `--features loom`).
         #[arg(long, default_value = "portfolio")]
         strategy: String,
-        /// The exploration's budget in executions: per run of random, pct and urw; the cap of dfs, shuttle-dfs and bounded; the portfolio's total.
+        /// The exploration's whole budget in executions, for every strategy: per run of random, pct and urw; the cap of dfs, shuttle-dfs and bounded; the portfolio's total. Minimizing a counterexample has its own, --minimize-budget.
         #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
         iterations: u64,
+        /// Executions the minimizer may spend on a counterexample (the fewest preemptions, then the fewest steps).
+        #[arg(long, value_name = "N", default_value_t = harness::CheckOptions::default().minimize_budget as u64, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        minimize_budget: u64,
         /// The run's seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// The bug depth of `pct`.
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=20))]
-        depth: u64,
-        /// The largest preemption bound of `bounded` (default: bounds 0 to 3, then every schedule).
+        /// The bug depth of `pct` (default 3); only `--strategy pct` takes it.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=20))]
+        depth: Option<u64>,
+        /// The largest preemption bound of `bounded` (default: bounds 0 to 3, then every schedule); only `--strategy bounded` takes it.
         #[arg(long, value_parser = clap::value_parser!(u64).range(0..=64))]
         max_preemptions: Option<u64>,
         /// Print one JSON object instead of tables.
         #[arg(long)]
         json: bool,
-        /// Write one JSON fixture per counterexample into this directory (atomically).
+        /// Write one JSON fixture per counterexample into this directory (atomically), as each is found.
         #[arg(long, value_name = "DIR")]
         save_fixtures: Option<std::path::PathBuf>,
         /// For variants with parameters: let proptest generate this many instances, shrink the
@@ -79,13 +163,20 @@ enum Command {
         /// The replay string printed by `check` (iv1:…), or a fixture file (FILE.json).
         schedule: String,
     },
-    /// Explore every variant with fresh seeds for a time budget; write report.json, junit.xml and
-    /// a fixture per unexpected counterexample into DIR.
+    /// Explore every variant with fresh seeds, for a time budget or a number of chunks per
+    /// variant; write report.json, junit.xml and a fixture per unexpected counterexample into DIR.
+    #[command(group(clap::ArgGroup::new("budget").args(["time", "chunks"]).multiple(true).required(true)))]
     Nightly {
-        /// How long to explore (e.g. 30s, 10m, 1h).
+        /// How long to explore (e.g. 30s, 10m, 1h). Every variant gets its first chunk however short
+        /// this is; after that no chunk starts once it has passed.
         #[arg(long, value_parser = humantime::parse_duration)]
-        time: std::time::Duration,
-        /// Where to write report.json, junit.xml and fixtures.
+        time: Option<std::time::Duration>,
+        /// At most this many chunks (of 500 executions) per variant, the first included: a run
+        /// bounded by work, not by the clock. With --time too, whichever ends first.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        chunks: Option<u64>,
+        /// Where to write report.json, junit.xml and fixtures: a new or empty directory, or one an
+        /// earlier nightly wrote (its reports and fixtures are removed first).
         #[arg(long, value_name = "DIR")]
         out: std::path::PathBuf,
         /// The run's seed (default: today's UTC date as YYYYMMDD).
@@ -97,10 +188,13 @@ enum Command {
         /// Hostile inputs fed to the replay-string and fixture parsers.
         #[arg(long, default_value_t = nightly::FUZZ_INPUTS)]
         fuzz_inputs: u64,
-        /// Test hook: add a variant declared `holds` that is broken, to check that the nightly
-        /// reports, keeps and reproduces a failure.
+        /// Test hook: add a variant declared `holds` that is broken, checked first, to check that the
+        /// nightly reports, keeps and reproduces a failure (the run is then never green).
         #[arg(long, hide = true)]
         inject_broken: bool,
+        /// Test hook: kill the process (SIGKILL) after junit.xml is written and before report.json.
+        #[arg(long, hide = true)]
+        kill_between_reports: bool,
     },
     /// Measure how fast each strategy finds each bug, throughput, and exhaustive search sizes.
     Bench {
@@ -116,7 +210,9 @@ enum Command {
         /// Print one JSON object instead of tables.
         #[arg(long)]
         json: bool,
-        /// Also write the JSON object to this file (atomically), whichever is printed.
+        /// Also write the JSON object to this file (atomically), whichever is printed. The file may
+        /// be absent or a regular file; anything else (a directory, a FIFO, a device, a symbolic
+        /// link) is refused before the run.
         #[arg(long, value_name = "FILE")]
         save: Option<std::path::PathBuf>,
     },
@@ -128,8 +224,9 @@ enum Command {
     },
 }
 
+/// Reports `e` as bad input (or an unwritable destination) and returns exit status 2.
 pub(crate) fn bad_input(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
+    errln!("error: {e}");
     ExitCode::from(2)
 }
 
@@ -137,7 +234,22 @@ pub(crate) fn bad_input(e: impl std::fmt::Display) -> ExitCode {
 /// status. The harness's own scenarios ([`crate::internal::INTERNAL`]) are reachable by name
 /// beside them; `list` and a bare `check` show only `catalog`.
 pub fn main(catalog: &[&'static harness::Scenario]) -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to standard output, errors to standard error; either may fail.
+            let printed = e.print();
+            let code = ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            return match printed {
+                Err(p) if p.kind() != std::io::ErrorKind::BrokenPipe => ExitCode::from(2),
+                _ => output::finish(code),
+            };
+        }
+    };
+    output::finish(run(cli, catalog))
+}
+
+fn run(cli: Cli, catalog: &[&'static harness::Scenario]) -> ExitCode {
     let all: Vec<&'static harness::Scenario> =
         catalog.iter().chain(crate::internal::INTERNAL.iter()).copied().collect();
     match cli.command {
@@ -146,6 +258,7 @@ pub fn main(catalog: &[&'static harness::Scenario]) -> ExitCode {
             targets,
             strategy,
             iterations,
+            minimize_budget,
             seed,
             depth,
             max_preemptions,
@@ -155,30 +268,47 @@ pub fn main(catalog: &[&'static harness::Scenario]) -> ExitCode {
         } => check::run(
             catalog,
             &all,
-            check::Args { targets, strategy, iterations, seed, depth, max_preemptions, json, save_fixtures, smallest },
+            check::Args {
+                targets,
+                strategy,
+                iterations,
+                minimize_budget,
+                seed,
+                depth,
+                max_preemptions,
+                json,
+                save_fixtures,
+                smallest,
+            },
         ),
         Command::Replay { schedule } => replay::run(&all, &schedule),
-        Command::Nightly { time, out, seed, shard, fuzz_inputs, inject_broken } => {
+        Command::Nightly { time, chunks, out, seed, shard, fuzz_inputs, inject_broken, kill_between_reports } => {
             let mut variants: Vec<_> = catalog.iter().flat_map(|s| s.variants.iter().map(move |v| (*s, v))).collect();
             if inject_broken {
+                // First, so that no budget, however short, ends the run before it.
                 let s = &crate::internal::selftest::SELFTEST;
-                variants.push((s, s.variant("broken-canary").expect("the self-test has a broken canary")));
+                variants.insert(0, (s, s.variant("broken-canary").expect("the self-test has a broken canary")));
             }
-            ExitCode::from(nightly::run(nightly::Nightly { time, out, seed, shard, fuzz_inputs, variants }))
+            ExitCode::from(nightly::run(nightly::Nightly {
+                time,
+                chunks,
+                out,
+                seed,
+                shard,
+                fuzz_inputs,
+                variants,
+                canary: inject_broken.then_some(0),
+                kill_between_reports,
+            }))
         }
         Command::Bench { targets, seeds, budget, json, save } => {
             if let Some(path) = &save {
-                let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-                if !dir.is_dir() {
-                    return bad_input(format!(
-                        "--save {}: no directory {} to write it in",
-                        path.display(),
-                        dir.display()
-                    ));
+                if let Err(e) = harness::atomic_file::check_destination(path) {
+                    return bad_input(format!("--save {}: {e}", path.display()));
                 }
-                if path.is_dir() {
-                    return bad_input(format!("--save {}: a directory; name the file to write", path.display()));
-                }
+                harness::atomic_file::remove_stale_temps(
+                    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")),
+                );
             }
             let selected = if targets.is_empty() {
                 select(catalog, &[]).and_then(|mut v| {

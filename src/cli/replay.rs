@@ -29,7 +29,7 @@ fn replay_input(
         let r = harness::replay(all, &fixture.replay)?;
         let found = r.outcome.violation().map(|v| v.name.as_str());
         if found != Some(fixture.invariant.as_str()) {
-            eprintln!(
+            errln!(
                 "note: the fixture recorded \"{}\"; this replay {}",
                 fixture.invariant,
                 match found {
