@@ -4,7 +4,8 @@
 use super::bad_input;
 use harness::atomic_file;
 use harness::fixture::{file_name_of, Fixture, FIXTURE_FORMAT};
-use harness::{check_variant, select, CheckOptions, Expect, Strategy};
+use harness::check::Outcome;
+use harness::{check_variant, select, CheckOptions, Strategy};
 use std::process::ExitCode;
 
 /// The bug depth of `pct` when `--depth` is not given.
@@ -157,9 +158,9 @@ pub fn run(catalog: &[&'static harness::Scenario], all: &[&'static harness::Scen
 /// space explored) or a sample (a random strategy, a search cut short by its budget).
 fn found(r: &harness::VariantReport) -> String {
     match r.outcome {
-        Expect::Holds if r.exhaustive => "holds (proof)".into(),
-        Expect::Holds => "holds (sample)".into(),
-        Expect::Counterexample => r.outcome.to_string(),
+        Outcome::Holds if r.exhaustive => "holds (proof)".into(),
+        Outcome::Holds => "holds (sample)".into(),
+        Outcome::Counterexample | Outcome::ScenarioError => r.outcome.to_string(),
     }
 }
 
