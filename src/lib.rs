@@ -18,3 +18,12 @@ pub use models::{event_loop, fs, go_map, process};
 
 pub mod cli;
 pub mod internal;
+pub mod testing;
+
+pub use testing::{assert_expectations, snapshots, Snapshot};
+
+/// What the exported macros use; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use insta;
+}

@@ -29,9 +29,9 @@ pub struct CheckOptions {
     /// The executable that runs loom explorations in child processes: the parent's own binary (a
     /// command line built with `cli::main`, or a test binary).
     pub child_exe: Option<PathBuf>,
-    /// When `child_exe` is a test binary: the test to run as the child (see
-    /// [`crate::loom_run`]). `None` for a command line.
-    pub child_test: Option<String>,
+    /// What kind of binary `child_exe` is, so that the child reaches the code that recognises
+    /// `INTERLEAVE_LOOM_CHILD`.
+    pub child_mode: ChildMode,
     /// Executions the minimizer may spend.
     pub minimize_budget: usize,
     /// Whether to minimize and render a counterexample (the benchmark measures finding alone).
@@ -45,7 +45,7 @@ impl Default for CheckOptions {
             iterations: 20_000,
             seed: 0,
             child_exe: None,
-            child_test: None,
+            child_mode: ChildMode::Cli,
             minimize_budget: 50_000,
             minimize: true,
         }
@@ -80,6 +80,20 @@ impl fmt::Display for Outcome {
             Outcome::ScenarioError => "scenario error",
         })
     }
+}
+
+/// What kind of binary runs the loom children (always the parent's own binary).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ChildMode {
+    /// A command line built with `interleave::cli::main`: started as `__loom-child`.
+    #[default]
+    Cli,
+    /// A libtest binary: started on this test (its full path, as libtest names its thread), which
+    /// calls `interleave::assert_expectations`.
+    Test(String),
+    /// Any other binary that calls `interleave::assert_expectations` (a doc-test, a `main`):
+    /// started with no arguments.
+    Plain,
 }
 
 /// One exploration that contributed to a verdict.
@@ -518,6 +532,8 @@ pub fn check_variant(
     report.problem =
         if let Some(v) = &misuse {
             Some(format!("the scenario broke the step contract, so there is no verdict: {}", v.detail))
+        } else if let Some(d) = &report.disagreement {
+            Some(format!("the explorations disagree, so a backend or a model is wrong: {d}"))
         } else if report.outcome != report.expect {
             Some(match &stepless_problem {
                 Some(p) => format!("expected {} but found {}; {p}", report.expect, report.outcome),
@@ -580,7 +596,7 @@ fn exhaustive_runs(
             scenario.name, variant.name
         ));
     }
-    let launch = crate::loom_run::Launch { exe, test: opts.child_test.clone() };
+    let launch = crate::loom_run::Launch { exe, mode: opts.child_mode.clone() };
     let fp = fingerprint(scenario, variant);
     for bound in crate::loom_run::BOUNDS.into_iter().filter(|_| threads <= loom_max) {
         let r = match crate::loom_run::loom_child(&launch, scenario.name, variant.name, bound, &fp) {

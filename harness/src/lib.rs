@@ -34,6 +34,10 @@ pub use scenario::{Body, Ctx, Expect, Invariant, JoinHandle, Param, Racy, Scenar
 pub use strategy::Strategy;
 pub use trace::{Effect, Row, Step, Trace};
 
+/// The environment variable that makes a test binary a loom child: `<scenario>/<variant>|<bound
+/// or unbounded>|<fingerprint>` (see the `loom_run` module, built with the `loom` feature).
+pub const LOOM_CHILD_ENV: &str = "INTERLEAVE_LOOM_CHILD";
+
 /// Backends compiled into this build, in the order checks use them.
 pub fn backends() -> Vec<Backend> {
     vec![

@@ -133,15 +133,15 @@ fn parse_result(line: &str) -> Option<FreeResult> {
     })
 }
 
-/// The environment variable that makes a test binary a loom child: `<scenario>/<variant>|<bound
-/// or unbounded>|<fingerprint>`.
-pub const CHILD_ENV: &str = "INTERLEAVE_LOOM_CHILD";
+use crate::LOOM_CHILD_ENV as CHILD_ENV;
 
-/// The `__loom-child` subcommand's entry point: `__loom-child <scenario>/<variant>
-/// <bound|unbounded> <fingerprint>`. Prints the result line and returns the exit status.
-pub fn child_main(catalog: &[&'static Scenario], args: &[String]) -> i32 {
-    let [target, bound, fingerprint] = args else {
-        println!("INTERLEAVE-ERROR usage: __loom-child <scenario>/<variant> <bound|unbounded> <fingerprint>");
+/// The `__loom-child` subcommand's entry point: what to explore is in [`CHILD_ENV`]. Prints the
+/// result line and returns the exit status.
+pub fn child_main(catalog: &[&'static Scenario]) -> i32 {
+    let spec = std::env::var(CHILD_ENV).unwrap_or_default();
+    let mut parts = spec.splitn(3, '|');
+    let (Some(target), Some(bound), Some(fingerprint)) = (parts.next(), parts.next(), parts.next()) else {
+        println!("INTERLEAVE-ERROR {CHILD_ENV} must be <scenario>/<variant>|<bound|unbounded>|<fingerprint>");
         return 2;
     };
     child_run(catalog, target, bound, fingerprint)
@@ -179,6 +179,7 @@ pub fn child_run(scenarios: &[&'static Scenario], target: &str, bound: &str, fin
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let shared = lock(&CURRENT).clone();
+        let halted = info.payload().downcast_ref::<Stop>().is_some();
         if let Some(shared) = shared {
             if let Ok(s) = shared.try_lock() {
                 if let Some(world) = &s.world {
@@ -201,21 +202,30 @@ pub fn child_run(scenarios: &[&'static Scenario], target: &str, bound: &str, fin
                 }
             }
         }
-        previous(info);
+        // The harness's own way of ending an execution or the search is not a crash to print.
+        if !halted {
+            previous(info);
+        }
     }));
     let r = loom_explore(variant, bound);
     println!("INTERLEAVE-RESULT {}", result_json(&r));
     0
 }
 
-/// How to start a loom child: the binary to re-execute, and for a test binary the test to run.
+/// What follows `marker` in `line`: a test binary's child prints its line after libtest's
+/// `test name ... `, on the same line.
+fn after<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
+    line.find(marker).map(|i| &line[i + marker.len()..])
+}
+
+/// How to start a loom child: the binary to re-execute, and how to make it reach the code that
+/// recognises [`CHILD_ENV`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Launch {
     /// The executable: the parent's own binary.
     pub exe: std::path::PathBuf,
-    /// For a test binary, the test that calls `interleave::assert_expectations` (its full path,
-    /// as libtest names its thread); `None` for a command line built with `interleave::cli::main`.
-    pub test: Option<String>,
+    /// What kind of binary it is.
+    pub mode: crate::check::ChildMode,
 }
 
 /// Runs one loom exploration of `scenario/variant` in a child process started as `launch` says;
@@ -231,20 +241,21 @@ pub fn loom_child(
     let target = format!("{scenario}/{variant}");
     let exe = &launch.exe;
     let mut cmd = Command::new(exe);
-    match &launch.test {
-        None => {
-            cmd.arg("__loom-child").arg(&target).arg(&bound_arg).arg(fingerprint);
+    cmd.env(CHILD_ENV, format!("{target}|{bound_arg}|{fingerprint}"));
+    match &launch.mode {
+        crate::check::ChildMode::Cli => {
+            cmd.arg("__loom-child");
         }
-        Some(test) => {
-            cmd.args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
-                .env(CHILD_ENV, format!("{target}|{bound_arg}|{fingerprint}"));
+        crate::check::ChildMode::Test(test) => {
+            cmd.args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"]);
         }
+        crate::check::ChildMode::Plain => {}
     }
     let output = cmd.output().map_err(|e| {
         Error::new(ErrorKind::Backend, format!("could not start the loom child process {}: {e}", exe.display()))
     })?;
     let stdout = String::from_utf8_lossy(&output.stdout);
-    if let Some(message) = stdout.lines().find_map(|l| l.strip_prefix("INTERLEAVE-ERROR ")) {
+    if let Some(message) = stdout.lines().find_map(|l| after(l, "INTERLEAVE-ERROR ")) {
         return Err(Error::new(ErrorKind::Backend, message.to_string()));
     }
     // loom's own refusal of a sixth thread surfaces as a panic in the scenario's spawn: it is a
@@ -259,12 +270,12 @@ pub fn loom_child(
     }
     let mut failure = None;
     for line in stdout.lines() {
-        if let Some(json) = line.strip_prefix("INTERLEAVE-RESULT ") {
+        if let Some(json) = after(line, "INTERLEAVE-RESULT ") {
             if let Some(r) = parse_result(json) {
                 return Ok(r);
             }
         }
-        if let Some(json) = line.strip_prefix("INTERLEAVE-FAILURE ") {
+        if let Some(json) = after(line, "INTERLEAVE-FAILURE ") {
             if failure.is_none() {
                 failure = parse_result(json);
             }
@@ -274,9 +285,10 @@ pub fn loom_child(
         Error::new(
             ErrorKind::Backend,
             format!(
-                "the loom child process for {scenario}/{variant} ({bound_arg}) ended with {} and no result; its stderr ends: {}",
+                "the loom child process for {scenario}/{variant} ({bound_arg}) ended with {} and no result; its output ends: {} | {}",
                 output.status,
-                String::from_utf8_lossy(&output.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+                stdout.lines().rev().take(3).collect::<Vec<_>>().join(" | "),
+                String::from_utf8_lossy(&output.stderr).lines().rev().take(3).collect::<Vec<_>>().join(" | ")
             ),
         )
     })

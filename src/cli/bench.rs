@@ -334,7 +334,7 @@ fn holds_tables(
                 iterations: 100_000,
                 seed: 0,
                 child_exe: b.child_exe.clone(),
-                child_test: None,
+                child_mode: harness::check::ChildMode::Cli,
                 minimize: false,
                 minimize_budget: 100_000,
             };

@@ -328,16 +328,16 @@ fn run(cli: Cli, catalog: &[&'static harness::Scenario]) -> ExitCode {
                 bench::Bench { seeds, budget: budget as usize, json, save, child_exe: std::env::current_exe().ok() };
             ExitCode::from(bench::run(b, &bugs, &holds))
         }
-        Command::LoomChild { args } => loom_child(&all, &args),
+        Command::LoomChild { args: _ } => loom_child(&all),
     }
 }
 
 #[cfg(feature = "loom")]
-fn loom_child(catalog: &[&'static harness::Scenario], args: &[String]) -> ExitCode {
-    ExitCode::from(harness::loom_run::child_main(catalog, args) as u8)
+fn loom_child(catalog: &[&'static harness::Scenario]) -> ExitCode {
+    ExitCode::from(harness::loom_run::child_main(catalog) as u8)
 }
 
 #[cfg(not(feature = "loom"))]
-fn loom_child(_catalog: &[&'static harness::Scenario], _args: &[String]) -> ExitCode {
+fn loom_child(_catalog: &[&'static harness::Scenario]) -> ExitCode {
     bad_input("this build does not include loom: rebuild with `--features loom`")
 }
