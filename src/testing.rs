@@ -51,9 +51,15 @@ fn backends() -> Vec<(&'static str, Strategy)> {
 }
 
 /// Checks `variant` of `scenario` on `backend`, or returns the report this process made already.
-fn report(scenario: &'static Scenario, variant: &'static harness::Variant, backend: (&'static str, Strategy)) -> VariantReport {
-    if let Some(r) =
-        reports().iter().find(|(s, v, b, _)| s == scenario.name && v == variant.name && *b == backend.0).map(|x| x.3.clone())
+fn report(
+    scenario: &'static Scenario,
+    variant: &'static harness::Variant,
+    backend: (&'static str, Strategy),
+) -> VariantReport {
+    if let Some(r) = reports()
+        .iter()
+        .find(|(s, v, b, _)| s == scenario.name && v == variant.name && *b == backend.0)
+        .map(|x| x.3.clone())
     {
         return r;
     }
@@ -125,7 +131,10 @@ fn replay_here(scenario: &'static Scenario, replay: &str) {
     });
     if variant == Some(Expect::Holds) {
         if let Some(v) = r.outcome.violation() {
-            panic!("interleave: the replayed execution violates \"{}\" of a variant declared to hold:\n{}", v.name, r.rendered);
+            panic!(
+                "interleave: the replayed execution violates \"{}\" of a variant declared to hold:\n{}",
+                v.name, r.rendered
+            );
         }
     }
 }

@@ -67,7 +67,8 @@ fn a_scenario_whose_expectations_hold_passes_in_one_line() {
 #[test]
 fn an_unmet_expectation_fails_with_its_trace_replay_string_and_command() {
     let s = bad();
-    let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| interleave::assert_expectations(s))).expect_err("lost-update breaks");
+    let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| interleave::assert_expectations(s)))
+        .expect_err("lost-update breaks");
     let msg = failure.downcast_ref::<String>().cloned().unwrap_or_default();
     let backends = if cfg!(feature = "loom") { 2 } else { 1 };
     assert!(msg.contains(&format!("{backends} of {} checks of counter-bad", 2 * backends)), "{msg}");
@@ -84,7 +85,8 @@ fn an_unmet_expectation_fails_with_its_trace_replay_string_and_command() {
 #[test]
 fn interleave_replay_replays_one_execution_inside_the_test() {
     // Find the counterexample's replay string, then run the one-line test again with it set.
-    let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| interleave::assert_expectations(bad()))).expect_err("breaks");
+    let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| interleave::assert_expectations(bad())))
+        .expect_err("breaks");
     let msg = failure.downcast_ref::<String>().cloned().unwrap_or_default();
     let replay = msg.lines().find_map(|l| l.trim().strip_prefix("replay: ")).unwrap().to_string();
     let trace = interleave::replay(&[bad()], &replay).unwrap().rendered;

@@ -399,6 +399,19 @@ impl Ctx {
         self.world.end(text.into());
     }
 
+    /// The execution-local value of type `T`, made by `init` the first time any thread of this
+    /// execution asks: how a model keeps one object per execution (the file system all threads
+    /// share, the PID table), so that code reaching it needs no handle threaded through it.
+    pub fn local<T: std::any::Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        self.world.local(init)
+    }
+
+    /// The thread that spawned thread `index` (`None` for the main thread): a model that keeps
+    /// per-thread state (which process a thread belongs to) inherits it along this.
+    pub fn parent_of(&self, index: usize) -> Option<usize> {
+        self.world.parent_of(index)
+    }
+
     /// Stops the execution with a misuse of the step contract: `detail` says what happened, `fix`
     /// what to do instead. For models and primitives that detect their own misuse.
     pub fn misuse(&self, detail: String, fix: &str) -> ! {

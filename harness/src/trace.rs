@@ -189,6 +189,20 @@ impl Trace {
             .any(|(i, s)| i > after && i < before && s.thread == t && s.call.starts_with(call_prefix))
     }
 
+    /// Whether threads `a` and `b` (by name) ran concurrently: each made a step while the other was
+    /// between its first and its last step. The most common witness of a racy window: the threads
+    /// really overlapped, rather than one running after the other.
+    pub fn interleaved(&self, a: &str, b: &str) -> bool {
+        let (Some(a), Some(b)) = (self.thread_index(a), self.thread_index(b)) else { return false };
+        let at = |t: usize| self.steps().enumerate().filter(|(_, s)| s.thread == t).map(|(i, _)| i).collect::<Vec<_>>();
+        let (a, b) = (at(a), at(b));
+        let inside = |x: &[usize], y: &[usize]| match (y.first(), y.last()) {
+            (Some(lo), Some(hi)) => x.iter().any(|i| lo < i && i < hi),
+            _ => false,
+        };
+        inside(&a, &b) && inside(&b, &a)
+    }
+
     /// Renders the thread-column table: a `#` column numbering the steps, then one column per
     /// thread that appears in a row. Notes and violations are unnumbered rows.
     pub fn render_table(&self) -> String {

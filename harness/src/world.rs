@@ -131,6 +131,8 @@ struct ThreadInfo {
     waiter: Arc<Waiter>,
     /// Steps this thread has made.
     steps: usize,
+    /// The thread that spawned it.
+    parent: Option<usize>,
 }
 
 /// Where one thread sleeps while its step cannot proceed or it is not its turn: a lock and a
@@ -144,7 +146,7 @@ struct Waiter {
 impl ThreadInfo {
     fn new(name: &str, key: Option<ThreadKey>) -> ThreadInfo {
         let waiter = Arc::new(Waiter { lock: Lock::new(), cond: Cond::new() });
-        ThreadInfo { name: name.to_string(), key, status: Status::Running, ready: None, waiter, steps: 0 }
+        ThreadInfo { name: name.to_string(), key, status: Status::Running, ready: None, waiter, steps: 0, parent: None }
     }
 }
 
@@ -241,6 +243,9 @@ pub(crate) struct World {
     tickets: Vec<Ticket>,
     /// The object each counter of `tickets` was handed to.
     ticket_names: Mutex<Vec<String>>,
+    /// Execution-local values of models (the execution's file system, its PID table), one per
+    /// type, made on first use (see `Ctx::local`).
+    locals: Mutex<Vec<(std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>)>>,
     /// How deep the thread that runs now is inside a step's `ready` or `act`, or an `always`
     /// check: model state may be read there. Read without the state lock (a read inside an
     /// `always` check happens while it is held); a plain counter suffices because every task of
@@ -276,6 +281,7 @@ impl World {
             ticket: Ticket::new(),
             tickets: (0..OBJECT_TICKETS).map(|_| Ticket::new()).collect(),
             ticket_names: Mutex::new(Vec::new()),
+            locals: Mutex::new(Vec::new()),
             in_step: AtomicUsize::new(0),
             state: Mutex::new(State {
                 threads: vec![ThreadInfo::new(main_name, Some(backend::current_thread()))],
@@ -317,7 +323,9 @@ impl World {
     pub(crate) fn register(&self, name: &str) -> usize {
         let mut st = self.st();
         let parent = Self::me(&st);
-        st.threads.push(ThreadInfo::new(name, None));
+        let mut info = ThreadInfo::new(name, None);
+        info.parent = Some(parent);
+        st.threads.push(info);
         st.trace.threads.push(name.to_string());
         let idx = st.threads.len() - 1;
         st.hb.spawn(parent, idx);
@@ -883,6 +891,38 @@ impl World {
     pub(crate) fn teardown(&self) {
         let always = std::mem::take(&mut self.st().always);
         drop(always);
+        let locals = std::mem::take(&mut *self.locals.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(locals);
+    }
+
+    /// The execution-local value of type `T`, made by `init` on first use.
+    pub(crate) fn local<T: std::any::Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let id = std::any::TypeId::of::<T>();
+        let locals = self.locals.lock().unwrap_or_else(|e| e.into_inner());
+        let found = locals.iter().find(|(t, _)| *t == id).map(|(_, v)| Arc::clone(v));
+        let any = match found {
+            Some(v) => v,
+            None => {
+                // `init` may make objects of the execution (which name themselves through the
+                // world), so it runs without this lock.
+                drop(locals);
+                let v: Arc<dyn std::any::Any + Send + Sync> = Arc::new(init());
+                let mut locals = self.locals.lock().unwrap_or_else(|e| e.into_inner());
+                match locals.iter().find(|(t, _)| *t == id) {
+                    Some((_, existing)) => Arc::clone(existing),
+                    None => {
+                        locals.push((id, Arc::clone(&v)));
+                        v
+                    }
+                }
+            }
+        };
+        any.downcast::<T>().unwrap_or_else(|_| unreachable!("locals are keyed by their type"))
+    }
+
+    /// The thread that spawned thread `idx` (`None` for the main thread).
+    pub(crate) fn parent_of(&self, idx: usize) -> Option<usize> {
+        self.st().threads.get(idx).and_then(|t| t.parent)
     }
 
     /// The outcome, once the execution is over (its trace is moved out).

@@ -61,9 +61,13 @@ pub struct Task<S> {
 
 impl<S: Send + 'static> EventLoop<S> {
     /// A loop whose tasks share `shared`.
-    pub fn new(ctx: &Ctx, shared: S) -> EventLoop<S> {
+    ///
+    /// # Panics
+    /// Outside an execution.
+    #[track_caller]
+    pub fn new(shared: S) -> EventLoop<S> {
         EventLoop {
-            ctx: ctx.clone(),
+            ctx: Ctx::current(),
             state: Arc::new(Mutex::new(LoopState::default())),
             shared: Arc::new(Mutex::new(shared)),
         }

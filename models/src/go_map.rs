@@ -37,10 +37,15 @@ impl<K, V> Clone for GoMap<K, V> {
 
 impl<K: Ord + Clone + Debug + Send + 'static, V: Clone + Debug + Send + 'static> GoMap<K, V> {
     /// An empty map named `name` in traces.
-    pub fn new(ctx: &Ctx, name: &str) -> GoMap<K, V> {
+    ///
+    /// # Panics
+    /// Outside an execution.
+    #[track_caller]
+    pub fn new(name: &str) -> GoMap<K, V> {
+        let ctx = Ctx::current();
         GoMap {
-            ctx: ctx.clone(),
-            name: name.to_string(),
+            name: ctx.object_name(name),
+            ctx,
             state: Arc::new(Mutex::new(State { map: BTreeMap::new(), writing: None })),
         }
     }

@@ -9,8 +9,8 @@ static ORDER: Invariant = Invariant { name: "awaits interleave" };
 
 /// Two tasks each increment a counter with a read and a write. Without an await in between, no
 /// other task can run between them (a holds); with one, the lost update appears.
-fn counter(ctx: &Ctx, await_between: bool) {
-    let lp = EventLoop::new(ctx, 0u32);
+fn counter(_: &Ctx, await_between: bool) {
+    let lp = EventLoop::new(0u32);
     let mut hs = Vec::new();
     for name in ["a", "b"] {
         hs.push(lp.spawn(name, move |t| {
@@ -29,8 +29,8 @@ fn counter(ctx: &Ctx, await_between: bool) {
 
 /// A task that awaits lets another run: some execution has b's steps between a's await and
 /// a's resume (reported through a deliberately violated invariant).
-fn interleaves(ctx: &Ctx) {
-    let lp = EventLoop::new(ctx, Vec::<&'static str>::new());
+fn interleaves(_: &Ctx) {
+    let lp = EventLoop::new(Vec::<&'static str>::new());
     let a = lp.spawn("a", |t| {
         t.with(|v| v.push("a1"));
         t.await_("io");

@@ -7,7 +7,7 @@ use harness::{check_variant, CheckOptions, Ctx, Expect, Scenario, Source, Strate
 use interleave_models::go_map::GoMap;
 
 fn writers(ctx: &Ctx, locked: bool, reader: bool) {
-    let m: GoMap<&'static str, u32> = GoMap::new(ctx, "toolUseCache");
+    let m: GoMap<&'static str, u32> = GoMap::new("toolUseCache");
     let mu = Arc::new(Mutex::named("cacheMutex", ()));
     let mut hs = Vec::new();
     for (name, key) in [("g1", "t1"), ("g2", "t2")] {

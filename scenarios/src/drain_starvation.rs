@@ -161,7 +161,7 @@ fn liveness(lp: &EventLoop<Js>) {
 
 /// DQ-1: chat A's long text run, and a voice message for chat B.
 fn starvation(ctx: &Ctx, how: Drain) {
-    let lp = EventLoop::new(ctx, Js::default());
+    let lp = EventLoop::new(Js::default());
     safety(ctx, &lp);
     let text = lp.spawn("text(A)", move |t| {
         t.with(|js| js.a_started = true);
@@ -193,7 +193,7 @@ fn starvation(ctx: &Ctx, how: Drain) {
 fn reentrancy(ctx: &Ctx, await_in_guard: bool) {
     let mut js = Js::default();
     js.queues.insert('A', VecDeque::from(["m1".to_string(), "m2".to_string()]));
-    let lp = EventLoop::new(ctx, js);
+    let lp = EventLoop::new(js);
     ctx.setup("chat A's deferred queue holds m1, m2");
     safety(ctx, &lp);
     let first = lp.spawn("text(A)", move |t| drain(t, 'A', await_in_guard));

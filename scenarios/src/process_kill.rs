@@ -189,7 +189,7 @@ fn run(ctx: &Ctx, procs: &Procs, active: &Active, kind: Kind, started: Option<Cm
 }
 
 fn scenario(ctx: &Ctx, how: How) {
-    let procs = Procs::new(ctx, PID_MIN, PID_MAX);
+    let procs = Procs::with_pids(PID_MIN, PID_MAX);
     let pid = procs.setup_spawn("p");
     let p = Cmd { serial: 1, name: "p", h: procs.handle(pid).expect("p was just spawned") };
     let active: Active = Arc::new(Mutex::named("processMutex", Some(p)));

@@ -99,7 +99,7 @@ fn recover(disk: &CrashState) -> Result<&'static str, String> {
 }
 
 fn run(ctx: &Ctx, sync: Fsyncs) {
-    let fs = Fs::new(ctx);
+    let fs = Fs::current();
     fs.setup_dir(DIR);
     fs.setup_file(STATE, OLD); // the old state is durable
     fs.track_crashes();

@@ -226,7 +226,7 @@ fn submit(ctx: &Ctx, p: &FsProc, name: &'static str, code: Code) -> Submit {
 
 /// The shared setup and threads.
 fn run(ctx: &Ctx, code: Code) {
-    let fs = Fs::new(ctx);
+    let fs = Fs::current();
     fs.setup_dir("/p");
     fs.setup_dir(SNAP_DIR);
     fs.setup_file(SNAP, V0);

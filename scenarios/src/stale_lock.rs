@@ -259,9 +259,9 @@ fn inside(log: &[u8]) -> Result<Vec<String>, String> {
 
 /// The shared setup and threads: the lock's previous owner is gone; A and B acquire.
 fn run(ctx: &Ctx, how: Lock, owner: Owner) {
-    let fs = Fs::new(ctx);
+    let fs = Fs::current();
     fs.setup_dir(DIR);
-    let procs = Procs::new(ctx, 100, 102).with_fs(&fs);
+    let procs = Procs::with_pids(100, 102);
     let (a, b, owner_pid) = match owner {
         Owner::Dead => {
             let a = procs.setup_spawn("A");

@@ -131,7 +131,7 @@ fn read_all(ctx: &Ctx, p: &FsProc) -> usize {
 fn run(ctx: &Ctx, how: Write) {
     let writers = ctx.param("writers");
     let chunks = ctx.param("chunks");
-    let fs = Fs::new(ctx);
+    let fs = Fs::current();
     fs.setup_dir(DIR);
     fs.setup_file(PATH, OLD);
     // Only the fixed variant claims crash consistency; the others are not checked for it.

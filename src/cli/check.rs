@@ -3,8 +3,8 @@
 
 use super::bad_input;
 use harness::atomic_file;
-use harness::fixture::{file_name_of, Fixture, FIXTURE_FORMAT};
 use harness::check::Outcome;
+use harness::fixture::{file_name_of, Fixture, FIXTURE_FORMAT};
 use harness::{check_variant, select, CheckOptions, Strategy};
 use std::process::ExitCode;
 

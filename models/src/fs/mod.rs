@@ -77,15 +77,28 @@ fn sync_parent(st: &mut FsState, path: &str) {
     st.close(p, fd).expect("setup: close");
 }
 
+/// The execution's file system, kept by the execution (see `Ctx::local`).
+struct Current(Fs);
+
 impl Fs {
-    /// A file system with only the root directory.
-    pub fn new(ctx: &Ctx) -> Fs {
-        Fs {
-            ctx: ctx.clone(),
-            state: Arc::new(Mutex::new(FsState::new())),
-            crashes: Arc::new(Mutex::new(None)),
-            last_points: Arc::default(),
-        }
+    /// The execution's file system, shared by all its threads (and by `interleave::fs`'s
+    /// std-shaped calls): made, with only the root directory, the first time a thread asks.
+    ///
+    /// # Panics
+    /// Outside an execution.
+    #[track_caller]
+    pub fn current() -> Fs {
+        let ctx = Ctx::current();
+        ctx.local(|| {
+            Current(Fs {
+                ctx: ctx.clone(),
+                state: Arc::new(Mutex::new(FsState::new())),
+                crashes: Arc::new(Mutex::new(None)),
+                last_points: Arc::default(),
+            })
+        })
+        .0
+        .clone()
     }
 
     /// Starts recording, after this point and after every later step, every durable state a

@@ -21,8 +21,15 @@ pub const FS_PROC_BASE: u32 = 10_000;
 pub struct Procs {
     ctx: Ctx,
     table: Arc<Mutex<ProcTable>>,
-    fs: Option<Fs>,
+    fs: Fs,
 }
+
+/// The execution's PID table, kept by the execution (see `Ctx::local`).
+struct Current(Procs);
+
+/// The PID space of an execution's table unless a scenario asks for another: small, so that a
+/// reaped PID comes round again within a scenario, as it does on a busy host.
+pub const DEFAULT_PIDS: (u32, u32) = (100, 199);
 
 fn shown<T>(r: &Result<T, Errno>, ok: impl FnOnce(&T) -> String) -> String {
     match r {
@@ -36,15 +43,45 @@ fn killed(r: &Result<KillEffect, Errno>) -> String {
 }
 
 impl Procs {
-    /// A PID table allocating PIDs from `pid_min..=pid_max`, lowest free first.
-    pub fn new(ctx: &Ctx, pid_min: u32, pid_max: u32) -> Procs {
-        Procs { ctx: ctx.clone(), table: Arc::new(Mutex::new(ProcTable::new(pid_min, pid_max))), fs: None }
+    /// The execution's PID table, allocating PIDs from [`DEFAULT_PIDS`] unless [`Procs::with_pids`]
+    /// made it first. A process's death releases its descriptors and locks in the execution's
+    /// file system ([`Fs::current`]).
+    ///
+    /// # Panics
+    /// Outside an execution.
+    #[track_caller]
+    pub fn current() -> Procs {
+        Procs::with_pids(DEFAULT_PIDS.0, DEFAULT_PIDS.1)
     }
 
-    /// Ties the table to a file system: a process's death releases its descriptors and locks there.
-    pub fn with_fs(mut self, fs: &Fs) -> Procs {
-        self.fs = Some(fs.clone());
-        self
+    /// The execution's PID table, made to allocate PIDs from `pid_min..=pid_max` (lowest free
+    /// first) if no thread has used it yet. A scenario that needs a particular PID space calls this
+    /// before anything else touches processes.
+    ///
+    /// # Panics
+    /// Outside an execution, or when the table exists already with another PID space.
+    #[track_caller]
+    pub fn with_pids(pid_min: u32, pid_max: u32) -> Procs {
+        let ctx = Ctx::current();
+        let fs = Fs::current();
+        let p = ctx
+            .local(|| {
+                Current(Procs {
+                    ctx: ctx.clone(),
+                    table: Arc::new(Mutex::new(ProcTable::new(pid_min, pid_max))),
+                    fs: fs.clone(),
+                })
+            })
+            .0
+            .clone();
+        let range = p.st().pid_range();
+        if range != (pid_min, pid_max) && (pid_min, pid_max) != DEFAULT_PIDS {
+            ctx.misuse(
+                format!("the execution's PID table allocates {}..={}, not {pid_min}..={pid_max}", range.0, range.1),
+                "choose the PID space with Procs::with_pids before anything touches processes",
+            );
+        }
+        p
     }
 
     fn st(&self) -> MutexGuard<'_, ProcTable> {
@@ -58,13 +95,11 @@ impl Procs {
     pub fn fs_of(&self, pid: Pid) -> FsProc {
         self.ctx.observe("processes");
         let id = self.st().proc_id(pid).expect("fs_of: no process holds that PID");
-        self.fs.as_ref().expect("fs_of: the table has no file system").process(FS_PROC_BASE + id.0)
+        self.fs.process(FS_PROC_BASE + id.0)
     }
 
     fn release(&self, id: state::ProcId) {
-        if let Some(fs) = &self.fs {
-            fs.release_process(crate::fs::state::ProcId(FS_PROC_BASE + id.0));
-        }
+        self.fs.release_process(crate::fs::state::ProcId(FS_PROC_BASE + id.0));
     }
 
     fn step<R>(
@@ -82,7 +117,7 @@ impl Procs {
         ready: impl Fn(&ProcTable) -> Result<(), String> + Send + 'static,
         op: impl FnOnce(&mut ProcTable) -> (R, String, String),
     ) -> R {
-        self.step_on(if self.fs.is_some() { "processes+fs" } else { "processes" }, ready, op)
+        self.step_on("processes+fs", ready, op)
     }
 
     fn step_on<R>(

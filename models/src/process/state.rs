@@ -284,6 +284,11 @@ impl ProcTable {
         ProcTable { pid_min: pid_min.max(1), pid_max, next_proc_id: Some(1), procs: BTreeMap::new() }
     }
 
+    /// The PID space, `(pid_min, pid_max)`.
+    pub fn pid_range(&self) -> (u32, u32) {
+        (self.pid_min, self.pid_max)
+    }
+
     /// `fork`+`exec` by the supervisor: a new running process called `name`
     /// gets the lowest free PID in the range and a fresh [`ProcId`].
     /// `EAGAIN` when every PID is held (by running processes or zombies).
