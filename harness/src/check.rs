@@ -214,7 +214,11 @@ fn render_marked(
         None => String::new(),
     };
     let s = if steps == 1 { "" } else { "s" };
-    let headline = match out.violations.as_slice() {
+    // The decisive violations first (an invariant, a deadlock, a panic), then data races.
+    let mut ordered: Vec<&crate::world::Violation> =
+        out.violations.iter().filter(|v| v.kind != ViolationKind::DataRace).collect();
+    ordered.extend(out.violations.iter().filter(|v| v.kind == ViolationKind::DataRace));
+    let headline = match ordered.as_slice() {
         [] => format!("{scenario}/{variant}: no invariant violated in {steps} step{s}{p}"),
         [v, rest @ ..] => {
             let mut h = format!(
@@ -224,7 +228,7 @@ fn render_marked(
                 if v.at_step == 1 { "" } else { "s" }
             );
             for r in rest {
-                h.push_str(&format!("; then \"{}\"", r.name));
+                h.push_str(&format!("; also \"{}\"", r.name));
             }
             if !minimal {
                 h.push_str(" (not minimal: the minimizer's budget ran out first)");
@@ -430,7 +434,11 @@ pub fn check_variant(
     for (_, r) in &runs {
         witnesses_reached.extend(r.witnesses.iter().cloned());
     }
-    let found = runs.iter().find_map(|(_, r)| r.counterexample.clone());
+    // A decisive counterexample of any run before a data race alone (see `ExecOutcome::decisive`).
+    let found = runs
+        .iter()
+        .find_map(|(_, r)| r.counterexample.clone().filter(ExecOutcome::decisive))
+        .or_else(|| runs.iter().find_map(|(_, r)| r.counterexample.clone()));
     let reports: Vec<&RunReport> = runs.iter().map(|(rr, _)| rr).collect();
     let failing: Vec<&RunReport> = reports.iter().copied().filter(|rr| rr.violated.is_some()).collect();
     // A complete run that passed disagrees with a failing run when its space contains the failing

@@ -189,7 +189,7 @@ fn print_report(r: &harness::VariantReport) {
         for line in trace.lines() {
             outln!("    {line}");
         }
-        outln!("    replay: interleave replay {replay}");
+        outln!("    replay: {} replay {replay}", super::program());
         outln!();
     }
 }

@@ -225,6 +225,16 @@ enum Command {
 }
 
 /// Reports `e` as bad input (or an unwritable destination) and returns exit status 2.
+/// The name this command line runs under (`interleave`, or a user's own binary), for the
+/// commands it prints.
+pub(crate) fn program() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "interleave".into())
+}
+
 pub(crate) fn bad_input(e: impl std::fmt::Display) -> ExitCode {
     errln!("error: {e}");
     ExitCode::from(2)
@@ -233,8 +243,15 @@ pub(crate) fn bad_input(e: impl std::fmt::Display) -> ExitCode {
 /// Runs the command line over `catalog`, with the process's arguments, and returns the exit
 /// status. The harness's own scenarios ([`crate::internal::INTERNAL`]) are reachable by name
 /// beside them; `list` and a bare `check` show only `catalog`.
+///
+/// With no arguments at all it runs `check` (so that a `[[test]]` target with `harness = false`
+/// calling it checks every scenario under `cargo test`).
 pub fn main(catalog: &[&'static harness::Scenario]) -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.len() == 1 {
+        args.push("check".into());
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version go to standard output, errors to standard error; either may fail.

@@ -185,9 +185,12 @@ impl Tally {
         match (self.status(), &self.found) {
             (Status::Ok, _) => None,
             (Status::Skipped, _) => Some("no executions: the run ended before this variant's first chunk".into()),
-            (Status::Failed, Some(f)) => {
-                Some(format!("holds variant violated \"{}\"; reproduce: interleave replay {}", f.invariant, f.replay))
-            }
+            (Status::Failed, Some(f)) => Some(format!(
+                "holds variant violated \"{}\"; reproduce: {} replay {}",
+                f.invariant,
+                super::program(),
+                f.replay
+            )),
             (Status::Failed, None) if self.canary => Some(format!(
                 "the injected broken variant was not found in {} executions: the nightly misses a known bug",
                 self.executions
@@ -595,12 +598,17 @@ pub fn run(n: Nightly) -> u8 {
     outln!("nightly: {} variant(s) did not meet their expectation; to reproduce:", failures.len());
     for t in failures {
         match (&t.found, t.status()) {
-            (Some(f), _) => outln!("  interleave replay {}", f.replay),
+            (Some(f), _) => outln!("  {} replay {}", super::program(), f.replay),
             (None, Status::Skipped) => {
-                outln!("  interleave check {} --seed {seed}   # skipped: no executions in the nightly", t.name())
+                outln!(
+                    "  {} check {} --seed {seed}   # skipped: no executions in the nightly",
+                    super::program(),
+                    t.name()
+                )
             }
             (None, _) => outln!(
-                "  interleave check {} --strategy random --iterations 10000 --seed {seed}   # not found by the nightly",
+                "  {} check {} --strategy random --iterations 10000 --seed {seed}   # not found by the nightly",
+                super::program(),
                 t.name()
             ),
         }

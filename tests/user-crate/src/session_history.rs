@@ -49,7 +49,10 @@ pub static SCENARIO: Scenario = Scenario {
             name: "fixed",
             expect: Expect::Holds,
             body: &|c| run(c, true),
-            witnesses: &[Witness { name: "the handlers overlapped", reached: |t| t.interleaved("handler s2", "handler s3") }],
+            witnesses: &[Witness {
+                name: "the handlers overlapped",
+                reached: |t| t.interleaved("handler s2", "handler s3"),
+            }],
             ..Variant::DEFAULTS
         },
     ],
