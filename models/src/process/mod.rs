@@ -3,7 +3,7 @@
 //!
 //! A process's death (its own `exit`, or a fatal signal) releases what it holds in the file
 //! system — its descriptors, and so its `flock`s — within the same step, as the kernel does: see
-//! [`Procs::with_fs`] and [`Procs::fs_of`].
+//! [`Procs::fs_of`]: the table is always tied to the execution's file system.
 
 pub mod state;
 
@@ -91,7 +91,7 @@ impl Procs {
     /// The file system as seen by process `pid` (its own descriptor table).
     ///
     /// # Panics
-    /// Without [`Procs::with_fs`], or for a PID no process holds.
+    /// For a PID no process holds.
     pub fn fs_of(&self, pid: Pid) -> FsProc {
         self.ctx.observe("processes");
         let id = self.st().proc_id(pid).expect("fs_of: no process holds that PID");
