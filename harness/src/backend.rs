@@ -97,6 +97,16 @@ impl<T> RawJoinHandle<T> {
     }
 }
 
+/// Tells the backend's scheduler that the calling thread yields (shuttle's PCT lowers its
+/// priority; loom needs it to bound a spinning loop).
+pub(crate) fn yield_now() {
+    match active() {
+        Backend::Shuttle => shuttle::thread::yield_now(),
+        #[cfg(feature = "loom")]
+        Backend::Loom => loom::thread::yield_now(),
+    }
+}
+
 /// Spawns a backend thread.
 pub(crate) fn spawn<F, T>(f: F) -> RawJoinHandle<T>
 where

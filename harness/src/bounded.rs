@@ -37,6 +37,8 @@ fn after_step(sleep: &mut Sleep, thread: usize, object: &str) {
 
 struct Node {
     enabled: Vec<usize>,
+    /// Enabled threads held back for fairness (see `Decision::held_back`): never alternatives.
+    held_back: Vec<usize>,
     prev: Option<usize>,
     chosen: usize,
     tried: Vec<usize>,
@@ -50,7 +52,17 @@ struct Node {
 
 impl Node {
     fn preempts(&self, choice: usize) -> bool {
-        matches!(self.prev, Some(p) if p != choice && self.enabled.contains(&p))
+        matches!(self.prev, Some(p) if p != choice && self.enabled.contains(&p) && !self.held_back.contains(&p))
+    }
+
+    /// The threads the search may choose here.
+    fn choosable(&self) -> Vec<usize> {
+        let fair: Vec<usize> = self.enabled.iter().copied().filter(|t| !self.held_back.contains(t)).collect();
+        if fair.is_empty() {
+            self.enabled.clone()
+        } else {
+            fair
+        }
     }
 
     fn asleep(&self, t: usize) -> bool {
@@ -71,19 +83,32 @@ struct SleepController {
 
 impl Controller for SleepController {
     fn choose(&mut self, enabled: &[usize], prev: Option<usize>) -> Result<usize, String> {
+        self.choose_fair(enabled, prev, &[])
+    }
+
+    fn choose_fair(&mut self, enabled: &[usize], prev: Option<usize>, held_back: &[usize]) -> Result<usize, String> {
+        let d = Decision { enabled: enabled.to_vec(), prev, chosen: 0, held_back: held_back.to_vec() };
+        let choosable = d.choosable();
         let pick = if let Some(&t) = self.prefix.get(self.pos) {
             t
         } else {
             let awake = |t: &usize| !self.sleep.iter().any(|(s, _)| s == t);
-            let prev_enabled = prev.filter(|p| enabled.contains(p));
+            let prev_enabled = prev.filter(|p| choosable.contains(p));
             match prev_enabled {
                 Some(p) if awake(&p) => p,
                 // Switching away from an enabled thread is a preemption: only within the bound.
                 Some(p) if self.preemptions >= self.bound => p,
-                _ => enabled.iter().copied().find(awake).unwrap_or(enabled[0]),
+                // After a yield, the next thread in turn (round robin), so spinning loops progress;
+                // otherwise the lowest thread awake.
+                _ => {
+                    let after = prev.filter(|p| held_back.contains(p)).map_or(0, |p| p + 1);
+                    let mut order: Vec<usize> = choosable.iter().copied().filter(|t| *t >= after).collect();
+                    order.extend(choosable.iter().copied().filter(|t| *t < after));
+                    order.iter().copied().find(awake).unwrap_or(order[0])
+                }
             }
         };
-        if matches!(prev, Some(p) if p != pick && enabled.contains(&p)) {
+        if (Decision { chosen: pick, ..d }).is_preemption() {
             self.preemptions += 1;
         }
         self.pos += 1;
@@ -184,6 +209,7 @@ impl Dfs {
             }
             self.stack.push(Node {
                 enabled: d.enabled,
+                held_back: d.held_back,
                 prev: d.prev,
                 chosen: d.chosen,
                 tried: vec![d.chosen],
@@ -233,7 +259,8 @@ impl Dfs {
                 }
             }
             let node = &self.stack[i];
-            let untried = || node.enabled.iter().copied().filter(|c| !node.tried.contains(c) && !node.asleep(*c));
+            let choosable = node.choosable();
+            let untried = || choosable.iter().copied().filter(|c| !node.tried.contains(c) && !node.asleep(*c));
             let alt = untried().find(|c| used + usize::from(node.preempts(*c)) <= self.bound);
             if alt.is_none() && untried().next().is_some() {
                 self.result.bound_refused = true;

@@ -228,7 +228,8 @@ fn render_marked(
                 if v.at_step == 1 { "" } else { "s" }
             );
             for r in rest {
-                h.push_str(&format!("; also \"{}\"", r.name));
+                let word = if r.kind == ViolationKind::DataRace { "also" } else { "then" };
+                h.push_str(&format!("; {word} \"{}\"", r.name));
             }
             if !minimal {
                 h.push_str(" (not minimal: the minimizer's budget ran out first)");

@@ -83,7 +83,7 @@ pub(crate) struct Hb {
 impl Hb {
     fn clock(&mut self, t: usize) -> &mut Clock {
         if self.threads.len() <= t {
-            self.threads.resize_with(t + 1, || Clock::default());
+            self.threads.resize_with(t + 1, Clock::default);
         }
         if self.threads[t].get(t) == 0 {
             self.threads[t].tick(t);

@@ -142,4 +142,6 @@ fn pause(call: String) {
     let (me, _) = ctx.current_thread();
     // An object of the thread's own: the step commutes with every other thread's steps.
     ctx.step(&format!("yield:{me}"), || Ok(()), || ((), Step::new(call, "").with_effect(Effect::Opaque)));
+    ctx.world.yielded();
+    crate::backend::yield_now();
 }

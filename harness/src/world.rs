@@ -70,12 +70,28 @@ pub struct Decision {
     pub prev: Option<usize>,
     /// The thread chosen.
     pub chosen: usize,
+    /// Enabled threads held back for fairness: each yielded (`thread::yield_now`, `sleep`) and
+    /// some thread enabled when it yielded has not made a step since. Searches do not choose
+    /// them while another thread is enabled; a replay may.
+    pub held_back: Vec<usize>,
 }
 
 impl Decision {
-    /// Whether this decision preempted a thread that could have continued.
+    /// Whether this decision preempted a thread that could have continued (switching away from a
+    /// thread that yielded is not a preemption: it asked for it).
     pub fn is_preemption(&self) -> bool {
-        matches!(self.prev, Some(p) if p != self.chosen && self.enabled.contains(&p))
+        matches!(self.prev, Some(p) if p != self.chosen && self.enabled.contains(&p) && !self.held_back.contains(&p))
+    }
+
+    /// The threads a search may choose: the enabled ones not held back for fairness (all of them
+    /// when every enabled thread is held back).
+    pub fn choosable(&self) -> Vec<usize> {
+        let fair: Vec<usize> = self.enabled.iter().copied().filter(|t| !self.held_back.contains(t)).collect();
+        if fair.is_empty() {
+            self.enabled.clone()
+        } else {
+            fair
+        }
     }
 }
 
@@ -87,6 +103,13 @@ impl Decision {
 pub trait Controller: Send {
     /// The thread to make the next step.
     fn choose(&mut self, enabled: &[usize], prev: Option<usize>) -> Result<usize, String>;
+
+    /// As [`Controller::choose`], told also which enabled threads are held back for fairness (see
+    /// [`Decision::held_back`]). By default, ignores them.
+    fn choose_fair(&mut self, enabled: &[usize], prev: Option<usize>, held_back: &[usize]) -> Result<usize, String> {
+        let _ = held_back;
+        self.choose(enabled, prev)
+    }
 
     /// Told after every step which thread made it and on which object (see [`Step::object`]).
     fn stepped(&mut self, _thread: usize, _object: &str) {}
@@ -133,6 +156,10 @@ struct ThreadInfo {
     steps: usize,
     /// The thread that spawned it.
     parent: Option<usize>,
+    /// After a yield: the threads that were enabled or running then and have not made a step
+    /// since. While one of them is enabled, a search does not choose this thread (CHESS's fair
+    /// scheduling: a thread that yields waits for others).
+    yield_to: std::collections::BTreeSet<usize>,
 }
 
 /// Where one thread sleeps while its step cannot proceed or it is not its turn: a lock and a
@@ -146,7 +173,16 @@ struct Waiter {
 impl ThreadInfo {
     fn new(name: &str, key: Option<ThreadKey>) -> ThreadInfo {
         let waiter = Arc::new(Waiter { lock: Lock::new(), cond: Cond::new() });
-        ThreadInfo { name: name.to_string(), key, status: Status::Running, ready: None, waiter, steps: 0, parent: None }
+        ThreadInfo {
+            name: name.to_string(),
+            key,
+            status: Status::Running,
+            ready: None,
+            waiter,
+            steps: 0,
+            parent: None,
+            yield_to: Default::default(),
+        }
     }
 }
 
@@ -572,6 +608,9 @@ impl World {
         if let Some(c) = st.controller.as_mut() {
             c.stepped(me, &step.object);
         }
+        for t in st.threads.iter_mut() {
+            t.yield_to.remove(&me);
+        }
         let index = st.steps;
         let State { hb, threads, .. } = &mut *st;
         let races = hb.step(me, &step.object, step.effect, index, &step.call, &|t| threads[t].name.clone());
@@ -707,10 +746,12 @@ impl World {
             return after;
         }
         let prev = st.prev;
+        let held_back: Vec<usize> =
+            enabled.iter().copied().filter(|&t| st.threads[t].yield_to.iter().any(|u| enabled.contains(u))).collect();
         let Some(controller) = st.controller.as_mut() else { return after };
-        match controller.choose(&enabled, prev) {
+        match controller.choose_fair(&enabled, prev, &held_back) {
             Ok(chosen) if enabled.contains(&chosen) => {
-                st.decisions.push(Decision { enabled, prev, chosen });
+                st.decisions.push(Decision { enabled, prev, chosen, held_back });
                 st.turn = Some(chosen);
                 after.wake.push(Arc::clone(&st.threads[chosen].waiter));
             }
@@ -789,6 +830,22 @@ impl World {
         }
         drop(st);
         self.halt()
+    }
+
+    /// The calling thread yields (its last step was a `yield_now` or a `sleep`): until every
+    /// thread enabled or running now has made a step (or stopped being enabled), searches choose it
+    /// only when no other thread can move.
+    pub(crate) fn yielded(&self) {
+        let mut st = self.st();
+        let me = Self::me(&st);
+        let others: std::collections::BTreeSet<usize> = st
+            .threads
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| *i != me && matches!(t.status, Status::Running | Status::Woken | Status::AtStep(Ok(()))))
+            .map(|(i, _)| i)
+            .collect();
+        st.threads[me].yield_to = others;
     }
 
     pub(crate) fn current_thread(&self) -> (usize, String) {

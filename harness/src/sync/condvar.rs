@@ -10,7 +10,19 @@ use super::{new_object, plain};
 use crate::scenario::Ctx;
 use crate::trace::{Effect, Step};
 use std::panic::Location;
-use std::sync::{Arc, LockResult};
+use std::sync::{Arc, LockResult, PoisonError};
+
+/// Whether a [`Condvar::wait_timeout`] ended by timing out (`std`'s type cannot be made outside
+/// `std`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    /// Whether the wait timed out rather than being notified.
+    pub fn timed_out(&self) -> bool {
+        self.0
+    }
+}
 
 #[derive(Debug, Default)]
 struct State {
@@ -28,6 +40,13 @@ impl State {
     /// `notify_one` made while it waited is unclaimed.
     fn may_wake(&self, ticket: u64) -> bool {
         self.waiting.iter().any(|w| w.0 == ticket && w.3) || self.permits.iter().any(|p| *p > ticket)
+    }
+
+    /// The waiter with `ticket` stops waiting without a notification (it timed out).
+    fn leave(&mut self, ticket: u64) {
+        self.waiting.retain(|w| w.0 != ticket);
+        let oldest = self.waiting.iter().map(|w| w.0).min();
+        self.permits.retain(|p| oldest.is_some_and(|o| *p > o));
     }
 
     /// Wakes the waiter with `ticket`: takes the earliest permit it may claim (so that a later
@@ -93,6 +112,26 @@ impl Condvar {
     /// `wait`: releases the guard's mutex and waits for a notification, in one step; then, once
     /// notified and the mutex is free, takes it again (a second step).
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
+        self.wait_inner(guard, false).map(|(g, _)| g).map_err(|p| PoisonError::new(p.into_inner().0))
+    }
+
+    /// `wait_timeout`: as [`Condvar::wait`], but the wait may also end without a notification,
+    /// at whatever moment the scheduler chooses (time is not modeled, so the timeout can fall
+    /// anywhere): the second step takes the mutex back once it is free, woken if a notification
+    /// has come for it by then, timed out otherwise.
+    pub fn wait_timeout<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        _timeout: std::time::Duration,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
+        self.wait_inner(guard, true)
+    }
+
+    fn wait_inner<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        may_time_out: bool,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
         let mutex: &'a Mutex<T> = guard.into_mutex();
         let objects = format!("{}+{}", self.name, mutex.name());
         let ticket = self.ctx.step(
@@ -101,6 +140,7 @@ impl Condvar {
             || {
                 let me = self.ctx.current_thread();
                 plain(&mutex.state).holder = None;
+                let _ = may_time_out;
                 let mut st = plain(&self.state);
                 let ticket = st.next;
                 st.next += 1;
@@ -117,7 +157,7 @@ impl Condvar {
         let poisoned = self.ctx.step(
             &objects,
             move || {
-                if !plain(&cv).may_wake(ticket) {
+                if !may_time_out && !plain(&cv).may_wake(ticket) {
                     return Err(format!("wait({cv_name}): not notified"));
                 }
                 match &plain(&m).holder {
@@ -126,18 +166,33 @@ impl Condvar {
                 }
             },
             || {
-                plain(&self.state).wake(ticket);
+                let mut cv = plain(&self.state);
+                let notified = cv.may_wake(ticket);
+                if notified {
+                    cv.wake(ticket);
+                } else {
+                    cv.leave(ticket);
+                }
+                drop(cv);
                 let me = self.ctx.current_thread();
                 let mut ms = plain(&mutex.state);
                 ms.holder = Some(me);
-                let result = if ms.poisoned { "woken, locks (poisoned)" } else { "woken, locks" };
-                (
-                    ms.poisoned,
-                    Step::new(format!("wait({}, {})", self.name, mutex.name()), result).with_effect(Effect::Acquire),
-                )
+                let how = if notified { "woken" } else { "timed out" };
+                let result = if ms.poisoned { format!("{how}, locks (poisoned)") } else { format!("{how}, locks") };
+                let call = if may_time_out {
+                    format!("wait_timeout({}, {})", self.name, mutex.name())
+                } else {
+                    format!("wait({}, {})", self.name, mutex.name())
+                };
+                ((ms.poisoned, !notified), Step::new(call, result).with_effect(Effect::Acquire))
             },
         );
-        mutex.guard(poisoned)
+        let (poisoned, timed_out) = poisoned;
+        let r = WaitTimeoutResult(timed_out);
+        match mutex.guard(poisoned) {
+            Ok(g) => Ok((g, r)),
+            Err(p) => Err(PoisonError::new((p.into_inner(), r))),
+        }
     }
 
     /// `wait_while`: waits while `condition` holds of the guarded value.

@@ -19,7 +19,7 @@ mod mutex;
 mod rwlock;
 mod shared;
 
-pub use condvar::Condvar;
+pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use shared::Shared;
