@@ -49,18 +49,36 @@ pub struct Step {
     /// What the step does to happens-before (not part of the trace's text).
     #[serde(skip)]
     pub effect: Effect,
+    /// The object `effect` applies to, when it is not the step's own (a channel's message: a
+    /// receive synchronizes with the send of the message it takes, not with every send before).
+    #[serde(skip)]
+    pub effect_on: Option<String>,
 }
 
 impl Step {
     /// A step whose call and result read as `call` and `result`; the harness fills in its thread
     /// and object.
     pub fn new(call: impl Into<String>, result: impl Into<String>) -> Step {
-        Step { thread: 0, object: String::new(), call: call.into(), result: result.into(), effect: Effect::Sync }
+        Step {
+            thread: 0,
+            object: String::new(),
+            call: call.into(),
+            result: result.into(),
+            effect: Effect::Sync,
+            effect_on: None,
+        }
     }
 
     /// The same step with happens-before effect `effect`.
     pub fn with_effect(mut self, effect: Effect) -> Step {
         self.effect = effect;
+        self
+    }
+
+    /// The same step with happens-before effect `effect` on `object` instead of its own objects.
+    pub fn with_effect_on(mut self, effect: Effect, object: impl Into<String>) -> Step {
+        self.effect = effect;
+        self.effect_on = Some(object.into());
         self
     }
 

@@ -613,7 +613,8 @@ impl World {
         }
         let index = st.steps;
         let State { hb, threads, .. } = &mut *st;
-        let races = hb.step(me, &step.object, step.effect, index, &step.call, &|t| threads[t].name.clone());
+        let hb_objects = step.effect_on.as_deref().unwrap_or(&step.object);
+        let races = hb.step(me, hb_objects, step.effect, index, &step.call, &|t| threads[t].name.clone());
         let mut found = Vec::new();
         for race in races {
             let name = format!("data race on {}", race.var);

@@ -1,4 +1,5 @@
 //! Synchronization shaped like `std::sync`, as model steps: [`Mutex`], [`RwLock`], [`Condvar`],
+//! [`mpsc`] channels,
 //! [`atomic`], and [`Shared`], a plain shared variable; `Arc` and the lock result types are
 //! `std`'s own.
 //!
@@ -14,6 +15,7 @@
 //! must be made inside it, in the body or a thread it spawned, not in a `static`.
 
 pub mod atomic;
+pub mod mpsc;
 mod condvar;
 mod mutex;
 mod rwlock;
