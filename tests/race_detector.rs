@@ -11,7 +11,10 @@ use interleave::{thread, Expect, Racy, Scenario, Source, Strategy, Variant, Vari
 fn check(name: &str, expect: Expect, racy: &'static [Racy], body: impl Fn() + Send + Sync + 'static) -> VariantReport {
     let mut v = Variant::new(name, expect, move |_| body());
     v.racy = racy;
-    v.witnesses = &[Witness { name: "both threads made steps", reached: |t| t.steps().any(|s| s.thread == 0) && t.steps().any(|s| s.thread == 1) }];
+    v.witnesses = &[Witness {
+        name: "both threads made steps",
+        reached: |t| t.steps().any(|s| s.thread == 0) && t.steps().any(|s| s.thread == 1),
+    }];
     let s = Scenario::new(name, "", Source { seed: "-", section: "-" }, vec![v]);
     let opts = interleave::CheckOptions { strategy: Strategy::Dfs, ..interleave::CheckOptions::default() };
     interleave::check_variant(s, &s.variants[0], &opts).unwrap()

@@ -33,6 +33,7 @@ pub use error::{Error, ErrorKind};
 pub use scenario::{Body, Ctx, Expect, Invariant, JoinHandle, Param, Racy, Scenario, Source, Variant, Witness};
 pub use strategy::Strategy;
 pub use trace::{Effect, Row, Step, Trace};
+pub use world::Cancelled;
 
 /// The environment variable that makes a test binary a loom child: `<scenario>/<variant>|<bound
 /// or unbounded>|<fingerprint>` (see the `loom_run` module, built with the `loom` feature).

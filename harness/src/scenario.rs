@@ -11,7 +11,7 @@
 use crate::backend::{self, RawJoinHandle};
 use crate::error::{Error, ErrorKind};
 use crate::trace::{Step, Trace};
-use crate::world::{Stop, World, WorldRef};
+use crate::world::{Cancelled, Stop, World, WorldRef};
 use serde::Serialize;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -326,7 +326,12 @@ impl Ctx {
         let world = Arc::clone(&self.world);
         let raw = backend::spawn(move || {
             world.attach(idx);
-            let r = guarded(&world, f);
+            // A cancelled thread (of a process that died) ends quietly, with no value.
+            let r = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| guarded(&world, f))) {
+                Ok(v) => Some(v),
+                Err(p) if p.downcast_ref::<Cancelled>().is_some() => None,
+                Err(p) => std::panic::resume_unwind(p),
+            };
             world.finish(idx);
             r
         });
@@ -406,6 +411,18 @@ impl Ctx {
         self.world.local(init)
     }
 
+    /// Cancels thread `index`: it makes no more steps and ends at its next one (a waiting thread
+    /// is woken to end), its `JoinHandle::join` returning `Err`. How a model ends the threads of a
+    /// process that was killed or exited.
+    pub fn cancel(&self, index: usize) {
+        self.world.cancel(index);
+    }
+
+    /// How many threads the execution has had so far, the main one included.
+    pub fn thread_count(&self) -> usize {
+        self.world.thread_count()
+    }
+
     /// The thread that spawned thread `index` (`None` for the main thread): a model that keeps
     /// per-thread state (which process a thread belongs to) inherits it along this.
     pub fn parent_of(&self, index: usize) -> Option<usize> {
@@ -442,24 +459,27 @@ impl Ctx {
 
 pub use crate::thread::JoinHandle;
 
-/// What a [`JoinHandle`] holds: the backend's handle and the thread's place in the world.
+/// What a [`JoinHandle`] holds: the backend's handle (whose value is `None` for a thread that
+/// was cancelled) and the thread's place in the world.
 pub(crate) struct RawHandle<T> {
-    raw: RawJoinHandle<T>,
+    raw: RawJoinHandle<Option<T>>,
     idx: usize,
     world: WorldRef,
 }
 
 impl<T> RawHandle<T> {
-    pub(crate) fn new(raw: RawJoinHandle<T>, idx: usize, world: WorldRef) -> RawHandle<T> {
+    pub(crate) fn new(raw: RawJoinHandle<Option<T>>, idx: usize, world: WorldRef) -> RawHandle<T> {
         RawHandle { raw, idx, world }
     }
 
-    /// Waits for the thread to finish and returns its result. A thread that panicked already
-    /// ended the execution (a panic is a finding), so this carries that end on.
+    /// Waits for the thread to finish and returns its result: `Err` for a thread that was
+    /// cancelled (its process died). A thread that panicked already ended the execution (a panic
+    /// is a finding), so this carries that end on.
     pub(crate) fn join(self) -> std::thread::Result<T> {
         let raw = self.raw;
         match self.world.join(self.idx, move || raw.join()) {
-            Ok(v) => Ok(v),
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Err(Box::new(Cancelled)),
             Err(_) => self.world.halt(),
         }
     }

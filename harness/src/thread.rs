@@ -26,7 +26,7 @@ pub struct JoinHandle<T> {
 }
 
 /// Makes the handle of thread `idx`, named `name`.
-pub(crate) fn handle<T>(raw: RawJoinHandle<T>, idx: usize, name: &str, world: WorldRef) -> JoinHandle<T> {
+pub(crate) fn handle<T>(raw: RawJoinHandle<Option<T>>, idx: usize, name: &str, world: WorldRef) -> JoinHandle<T> {
     JoinHandle { inner: RawHandle::new(raw, idx, world), thread: Thread { index: idx, name: name.to_string() } }
 }
 

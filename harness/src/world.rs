@@ -156,6 +156,8 @@ struct ThreadInfo {
     steps: usize,
     /// The thread that spawned it.
     parent: Option<usize>,
+    /// Cancelled (its process died): it makes no more steps, and ends at its next one.
+    cancelled: bool,
     /// After a yield: the threads that were enabled or running then and have not made a step
     /// since. While one of them is enabled, a search does not choose this thread (CHESS's fair
     /// scheduling: a thread that yields waits for others).
@@ -181,6 +183,7 @@ impl ThreadInfo {
             waiter,
             steps: 0,
             parent: None,
+            cancelled: false,
             yield_to: Default::default(),
         }
     }
@@ -259,6 +262,12 @@ impl ExecOutcome {
 /// a schedule that does not fit): the harness recognises it and reports the recorded violation.
 #[derive(Debug)]
 pub(crate) struct Stop;
+
+/// Payload of the unwinding that ends a cancelled thread (a thread of a process that was killed
+/// or exited): the thread ends there, quietly, as a thread of a dead process does; it is not a
+/// panic of the scenario.
+#[derive(Debug)]
+pub struct Cancelled;
 
 /// Step counters a world makes (see `World::tickets`).
 const OBJECT_TICKETS: usize = 16;
@@ -515,6 +524,12 @@ impl World {
                 self.halt();
             }
             let me = Self::me(&st);
+            if st.threads[me].cancelled {
+                st.threads[me].status = Status::Running;
+                st.threads[me].ready = None;
+                drop(st);
+                std::panic::resume_unwind(Box::new(Cancelled));
+            }
             let readiness = {
                 let _in = InStep::enter(&self.in_step);
                 ready()
@@ -539,8 +554,8 @@ impl World {
                 let cond = Arc::clone(&st.threads[me].waiter);
                 drop(st);
                 self.follow(after);
-                self.wait(&cond, |st| st.turn == Some(me));
-                ready = self.st().threads[me].ready.take().expect("kept while at the step");
+                self.wait(&cond, |st| st.turn == Some(me) || st.threads[me].cancelled);
+                ready = self.st().threads[me].ready.take().unwrap_or(ready_placeholder());
                 continue;
             }
             match readiness {
@@ -556,7 +571,7 @@ impl World {
                     drop(st);
                     self.follow(after);
                     self.wait(&cond, |st| !matches!(st.threads[me].status, Status::Blocked(_)));
-                    ready = self.st().threads[me].ready.take().expect("kept while blocked");
+                    ready = self.st().threads[me].ready.take().unwrap_or(ready_placeholder());
                 }
             }
         }
@@ -833,6 +848,27 @@ impl World {
         self.halt()
     }
 
+    /// Cancels thread `idx` (its process was killed or exited): it makes no more steps. A thread
+    /// waiting at a step is woken to end; one running code between steps ends at its next step.
+    pub(crate) fn cancel(&self, idx: usize) {
+        let mut st = self.st();
+        let Some(t) = st.threads.get_mut(idx) else { return };
+        if t.cancelled || t.status == Status::Finished {
+            return;
+        }
+        t.cancelled = true;
+        let mut wake = None;
+        if matches!(t.status, Status::Blocked(_) | Status::AtStep(_)) {
+            t.status = Status::Woken;
+            wake = Some(Arc::clone(&t.waiter));
+        }
+        if st.turn == Some(idx) {
+            st.turn = None;
+        }
+        drop(st);
+        self.follow(After { wake: wake.into_iter().collect(), stop: false });
+    }
+
     /// The calling thread yields (its last step was a `yield_now` or a `sleep`): until every
     /// thread enabled or running now has made a step (or stopped being enabled), searches choose it
     /// only when no other thread can move.
@@ -1000,6 +1036,12 @@ impl World {
             std::mem::take(&mut st.decisions),
         )
     }
+}
+
+/// What a woken thread's readiness is when its own was dropped (it was cancelled while waiting):
+/// never consulted, since the thread ends at the top of its next attempt.
+fn ready_placeholder() -> Ready {
+    Box::new(|| Ok(()))
 }
 
 /// A cheap handle to the world, shared by every thread of an execution.

@@ -15,8 +15,8 @@
 //! must be made inside it, in the body or a thread it spawned, not in a `static`.
 
 pub mod atomic;
-pub mod mpsc;
 mod condvar;
+pub mod mpsc;
 mod mutex;
 mod rwlock;
 mod shared;

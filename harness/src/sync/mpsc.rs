@@ -69,7 +69,10 @@ impl<T: Send + Debug + 'static> Chan<T> {
                 let mut st = plain(&self.state);
                 let call = format!("send({}, {})", self.name, shown(&t));
                 if !st.receiver {
-                    return (Err(SendError(t)), Step::new(call, "Err(SendError): the receiver is gone").with_effect(Effect::Opaque));
+                    return (
+                        Err(SendError(t)),
+                        Step::new(call, "Err(SendError): the receiver is gone").with_effect(Effect::Opaque),
+                    );
                 }
                 st.sent += 1;
                 let serial = st.sent;
@@ -109,7 +112,10 @@ impl<T: Send + Debug + 'static> Chan<T> {
                 let mut st = plain(&self.state);
                 let call = format!("try_send({}, {})", self.name, shown(&t));
                 if !st.receiver {
-                    return (Err(TrySendError::Disconnected(t)), Step::new(call, "Disconnected").with_effect(Effect::Opaque));
+                    return (
+                        Err(TrySendError::Disconnected(t)),
+                        Step::new(call, "Disconnected").with_effect(Effect::Opaque),
+                    );
                 }
                 // A rendezvous channel takes a message only when a receiver waits for one.
                 let full = match st.capacity {

@@ -12,6 +12,12 @@
 
 pub mod crash;
 pub mod state;
+mod std_fs;
+
+pub use std_fs::{
+    create_dir, create_dir_all, exists, metadata, read, read_dir, read_to_string, remove_dir, remove_file, rename,
+    write, DirEntry, File, Metadata, OpenOptions, ReadDir, TryLockError,
+};
 
 use harness::{Ctx, Step};
 use state::{Errno, Fd, FlockOp, FsState, OpenFlags, ProcId};
@@ -56,6 +62,14 @@ pub fn show_bytes(data: &[u8]) -> String {
     }
     s.push('"');
     s
+}
+
+fn show_stat(s: &state::Stat) -> String {
+    if s.is_dir {
+        "directory".into()
+    } else {
+        format!("file, {} bytes", s.len)
+    }
 }
 
 fn shown<T>(r: &Result<T, Errno>, ok: impl FnOnce(&T) -> String) -> String {
@@ -285,6 +299,96 @@ impl FsProc {
             let res = shown(&r, |_| "ok".into());
             let seen = then(st);
             ((r, seen), format!("rename(\"{from}\", \"{to}\")"), res)
+        })
+    }
+
+    /// `statx(path)` (`stat(2)`): what the path names.
+    pub fn stat(&self, path: &str) -> Result<state::Stat, Errno> {
+        self.step(|st| {
+            let r = st.stat(path);
+            let res = shown(&r, show_stat);
+            (r, format!("statx(\"{path}\")"), res)
+        })
+    }
+
+    /// `statx(fd)` (`fstat(2)`): what the descriptor refers to.
+    pub fn fstat(&self, fd: Fd) -> Result<state::Stat, Errno> {
+        let p = self.pid;
+        self.step(|st| {
+            let r = st.fstat(p, fd);
+            let res = shown(&r, show_stat);
+            (r, format!("statx(fd {fd})"), res)
+        })
+    }
+
+    /// `lseek(fd, 0, SEEK_CUR)`: the offset.
+    pub fn tell(&self, fd: Fd) -> Result<u64, Errno> {
+        let p = self.pid;
+        self.step(|st| {
+            let r = st.offset(p, fd);
+            let res = shown(&r, |o| o.to_string());
+            (r, format!("lseek(fd {fd}, 0, SEEK_CUR)"), res)
+        })
+    }
+
+    /// `ftruncate(fd, len)`.
+    pub fn ftruncate(&self, fd: Fd, len: u64) -> Result<(), Errno> {
+        let p = self.pid;
+        self.step(|st| {
+            let r = st.ftruncate(p, fd, len);
+            let res = shown(&r, |_| "ok".into());
+            (r, format!("ftruncate(fd {fd}, {len})"), res)
+        })
+    }
+
+    /// `fdatasync(fd)`: the model keeps no metadata apart from contents, so it makes the same
+    /// things durable as `fsync`.
+    pub fn fdatasync(&self, fd: Fd) -> Result<(), Errno> {
+        let p = self.pid;
+        self.step(|st| {
+            let r = st.fsync(p, fd);
+            let res = shown(&r, |_| "ok".into());
+            (r, format!("fdatasync(fd {fd})"), res)
+        })
+    }
+
+    /// `getdents64(fd)`: the names in the directory the descriptor refers to, sorted.
+    pub fn getdents(&self, fd: Fd) -> Result<Vec<String>, Errno> {
+        let p = self.pid;
+        self.step(|st| {
+            let r = st.getdents(p, fd);
+            let res = shown(&r, |names| {
+                format!("[{}]", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "))
+            });
+            (r, format!("getdents64(fd {fd})"), res)
+        })
+    }
+
+    /// `getdents64(fd)` once every entry was read: 0 entries.
+    pub fn getdents_end(&self, fd: Fd) -> Result<(), Errno> {
+        let p = self.pid;
+        self.step(|st| {
+            let r = st.getdents(p, fd).map(|_| ());
+            let res = shown(&r, |_| "[] (end)".into());
+            (r, format!("getdents64(fd {fd})"), res)
+        })
+    }
+
+    /// `mkdir(path)`.
+    pub fn mkdir(&self, path: &str) -> Result<(), Errno> {
+        self.step(|st| {
+            let r = st.mkdir(path);
+            let res = shown(&r, |_| "ok".into());
+            (r, format!("mkdir(\"{path}\")"), res)
+        })
+    }
+
+    /// `rmdir(path)`.
+    pub fn rmdir(&self, path: &str) -> Result<(), Errno> {
+        self.step(|st| {
+            let r = st.rmdir(path);
+            let res = shown(&r, |_| "ok".into());
+            (r, format!("rmdir(\"{path}\")"), res)
         })
     }
 

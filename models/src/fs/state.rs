@@ -401,6 +401,18 @@ struct Description {
     lock: Option<FlockOp>,
 }
 
+/// What `stat(2)` (and `statx`, `fstat`) says of a file: the model's inodes have no modes,
+/// owners or times, only these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stat {
+    /// The inode.
+    pub ino: Ino,
+    /// Whether it is a directory (else a regular file).
+    pub is_dir: bool,
+    /// A regular file's size in bytes (0 for a directory, whose size the model does not keep).
+    pub len: u64,
+}
+
 /// The modeled file system: namespace, inodes, open file descriptions and
 /// per-process descriptor tables.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -616,6 +628,12 @@ impl FsState {
         Ok(data)
     }
 
+    /// `lseek(fd, 0, SEEK_CUR)`: the description's offset.
+    pub fn offset(&self, p: ProcId, fd: Fd) -> Result<u64, Errno> {
+        let ofd = self.ofd(p, fd)?;
+        Ok(self.descriptions.get(&ofd).ok_or(Errno::EBADF)?.offset as u64)
+    }
+
     /// `lseek(fd, 0, SEEK_SET)`.
     pub fn lseek_start(&mut self, p: ProcId, fd: Fd) -> Result<(), Errno> {
         let ofd = self.ofd(p, fd)?;
@@ -750,6 +768,54 @@ impl FsState {
         let ino = self.resolve(path)?;
         let entries = self.entries(ino)?;
         Ok(entries.keys().cloned().collect())
+    }
+
+    /// `stat(2)`: what `path` names (following no descriptor).
+    pub fn stat(&self, path: &str) -> Result<Stat, Errno> {
+        let ino = self.resolve(path)?;
+        Ok(self.stat_ino(ino))
+    }
+
+    /// `fstat(2)`: what descriptor `fd` of process `p` refers to (an unlinked file too).
+    pub fn fstat(&self, p: ProcId, fd: Fd) -> Result<Stat, Errno> {
+        let ofd = self.ofd(p, fd)?;
+        let ino = self.descriptions.get(&ofd).ok_or(Errno::EBADF)?.ino;
+        Ok(self.stat_ino(ino))
+    }
+
+    fn stat_ino(&self, ino: Ino) -> Stat {
+        match self.node(ino) {
+            Some(Node::File { current, .. }) => Stat { ino, is_dir: false, len: current.len() as u64 },
+            _ => Stat { ino, is_dir: true, len: 0 },
+        }
+    }
+
+    /// `ftruncate(2)`: the file `fd` refers to becomes `len` bytes long (cut, or extended with
+    /// zeros); the offset does not move. `EINVAL` when `fd` is not open for writing (what Linux
+    /// says for a read-only descriptor), `EBADF` when it is not open at all.
+    pub fn ftruncate(&mut self, p: ProcId, fd: Fd, len: u64) -> Result<(), Errno> {
+        let ofd = self.ofd(p, fd)?;
+        let desc = self.descriptions.get(&ofd).ok_or(Errno::EBADF)?;
+        if !desc.write {
+            return Err(Errno::EINVAL);
+        }
+        let ino = desc.ino;
+        let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
+        match self.node_mut(ino) {
+            Some(Node::File { current, .. }) => {
+                current.resize(len, 0);
+                Ok(())
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// `getdents64(2)` on a directory descriptor: the names in the directory it refers to, sorted
+    /// (the model's deterministic order; "." and ".." left out, as `std::fs::read_dir` does).
+    pub fn getdents(&self, p: ProcId, fd: Fd) -> Result<Vec<String>, Errno> {
+        let ofd = self.ofd(p, fd)?;
+        let ino = self.descriptions.get(&ofd).ok_or(Errno::EBADF)?.ino;
+        Ok(self.entries(ino)?.keys().cloned().collect())
     }
 
     /// Whether `flock(p, fd, op, ...)` would have to wait now: another open

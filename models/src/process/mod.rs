@@ -6,10 +6,16 @@
 //! [`Procs::fs_of`]: the table is always tied to the execution's file system.
 
 pub mod state;
+mod std_process;
+
+pub use std_process::{
+    current_member, exit, id, kill, member_of, waitpid, Builder, Child, Command, ExitStatus, Member, Signal,
+    PROGRAM_FS_ID, PROGRAM_PID,
+};
 
 use crate::fs::{Fs, FsProc};
 use harness::{Ctx, Step};
-use state::{ChildHandle, Errno, ExitStatus, KillEffect, Pid, ProcState, ProcTable, Signal};
+use state::{ChildHandle, Errno, KillEffect, Pid, ProcState, ProcTable};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// File-system process ids of modeled processes start here, so they never collide with the ids a
@@ -238,6 +244,19 @@ impl Procs {
                 let r = t.waitpid(pid);
                 let res = shown(&r, |s| s.to_string());
                 (r, format!("waitpid({pid})"), res)
+            },
+        )
+    }
+
+    /// Non-blocking wait through a handle (`Child::try_wait`): the status if the process has
+    /// exited (reaping it, and marking the handle reaped), `None` while it runs.
+    pub fn try_wait_handle(&self, h: &mut ChildHandle) -> Result<Option<ExitStatus>, Errno> {
+        self.step(
+            |_| Ok(()),
+            |t| {
+                let r = t.try_wait_handle(h);
+                let res = shown(&r, |s| s.map_or("still running".to_string(), |s| s.to_string()));
+                (r, format!("handle({}).try_wait()", h.pid), res)
             },
         )
     }

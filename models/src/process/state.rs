@@ -99,6 +99,18 @@ pub enum Errno {
     EINVAL,
 }
 
+impl Errno {
+    /// The number Linux uses for it (`EWOULDBLOCK` is `EAGAIN`'s).
+    pub const fn linux_code(self) -> i32 {
+        match self {
+            Errno::ESRCH => 3,
+            Errno::ECHILD => 10,
+            Errno::EAGAIN | Errno::EWOULDBLOCK => 11,
+            Errno::EINVAL => 22,
+        }
+    }
+}
+
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The Debug form of a fieldless variant is exactly its name.
@@ -184,6 +196,29 @@ pub enum ExitStatus {
     Exited(i32),
     /// A signal killed it.
     Signaled(Signal),
+}
+
+impl ExitStatus {
+    /// Whether it exited with 0 (`std::process::ExitStatus::success`).
+    pub fn success(&self) -> bool {
+        *self == ExitStatus::Exited(0)
+    }
+
+    /// Its exit code, if it exited (`ExitStatus::code`).
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            ExitStatus::Exited(c) => Some(*c),
+            ExitStatus::Signaled(_) => None,
+        }
+    }
+
+    /// The signal that killed it, if one did (`ExitStatusExt::signal`).
+    pub fn signal(&self) -> Option<Signal> {
+        match self {
+            ExitStatus::Exited(_) => None,
+            ExitStatus::Signaled(s) => Some(*s),
+        }
+    }
 }
 
 impl fmt::Display for ExitStatus {
