@@ -745,10 +745,24 @@ pub struct ReplayReport {
 
 /// Replays one execution from a replay string.
 pub fn replay(catalog: &[&'static Scenario], input: &str) -> Result<ReplayReport, Error> {
+    replay_with(catalog, input, false)
+}
+
+/// Replays one execution from a replay string, recording every model object's state after each
+/// step (`Trace::states`), for a rendering of the trace for people (the HTML view).
+pub fn replay_described(catalog: &[&'static Scenario], input: &str) -> Result<ReplayReport, Error> {
+    replay_with(catalog, input, true)
+}
+
+fn replay_with(catalog: &[&'static Scenario], input: &str, describe: bool) -> Result<ReplayReport, Error> {
     let r = ReplayString::parse(input)?;
     let sel = select(catalog, &[format!("{}/{}", r.scenario, r.variant)])?;
     let (scenario, variant) = sel[0];
-    let (out, decisions) = replay_order(variant, r.order.clone());
+    let (out, decisions) = if describe {
+        crate::explore::replay_order_described(variant, r.order.clone())
+    } else {
+        replay_order(variant, r.order.clone())
+    };
     if let Some(v) = out.violations.iter().find(|v| v.name == "schedule does not fit") {
         return Err(Error::new(
             ErrorKind::ScheduleMismatch,

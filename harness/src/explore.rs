@@ -408,6 +408,8 @@ pub trait Driver: Send + 'static {
 
 struct ControlledShared<D> {
     variant: &'static Variant,
+    /// Whether executions record every object's state after each step (for rendering).
+    describe: bool,
     // Taken back at the end. (A halted shuttle execution leaks its tasks' stacks, and with them
     // clones of the shared handle, so the handle itself cannot be unwrapped.)
     driver: Option<D>,
@@ -459,10 +461,21 @@ impl<D: Driver> Scheduler for Steady<D> {
 
 /// Runs controlled executions of `variant` on shuttle for as long as `driver` hands out
 /// controllers, and returns the driver.
-pub fn run_controlled<D: Driver>(variant: &'static Variant, mut driver: D) -> D {
+pub fn run_controlled<D: Driver>(variant: &'static Variant, driver: D) -> D {
+    run_controlled_with(variant, driver, false)
+}
+
+/// As [`run_controlled`]; with `describe`, every execution records every model object's state
+/// after each step (`Trace::states`), for rendering.
+fn run_controlled_with<D: Driver>(variant: &'static Variant, mut driver: D, describe: bool) -> D {
     let Some(first) = driver.next(None) else { return driver };
-    let shared =
-        Arc::new(Mutex::new(ControlledShared { variant, driver: Some(driver), pending: Some(first), world: None }));
+    let shared = Arc::new(Mutex::new(ControlledShared {
+        variant,
+        describe,
+        driver: Some(driver),
+        pending: Some(first),
+        world: None,
+    }));
     loop {
         let sh = Arc::clone(&shared);
         // Runs until the driver stops. Only a failure the world did not catch ends a run early;
@@ -474,13 +487,17 @@ pub fn run_controlled<D: Driver>(variant: &'static Variant, mut driver: D) -> D 
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 backend::with_backend(Backend::Shuttle, || {
                     shuttle::Runner::new(sched, quiet_config()).run(move || {
-                        let Some(controller) = lock(&sh2).pending.take() else { return };
-                        let world = Arc::new(World::new(
-                            Mode::Controlled(controller),
-                            "main",
-                            MAX_STEPS,
-                            Some(Arc::clone(&halt)),
-                        ));
+                        let (controller, describe) = {
+                            let mut s = lock(&sh2);
+                            (s.pending.take(), s.describe)
+                        };
+                        let Some(controller) = controller else { return };
+                        let mut world =
+                            World::new(Mode::Controlled(controller), "main", MAX_STEPS, Some(Arc::clone(&halt)));
+                        if describe {
+                            world = world.describing();
+                        }
+                        let world = Arc::new(world);
                         lock(&sh2).world = Some(Arc::clone(&world));
                         run_body(variant, &world);
                         let mut s = lock(&sh2);
@@ -549,8 +566,22 @@ pub fn replay_order(variant: &'static Variant, order: Vec<usize>) -> (ExecOutcom
     run_once(variant, Box::new(PrefixController::new(order, true)))
 }
 
+/// Runs exactly one controlled execution following `order`, recording every model object's state
+/// after each step (`Trace::states`): what a rendering of the trace for people shows beside it.
+pub fn replay_order_described(variant: &'static Variant, order: Vec<usize>) -> (ExecOutcome, Vec<Decision>) {
+    run_once_with(variant, Box::new(PrefixController::new(order, true)), true)
+}
+
 /// Runs exactly one controlled execution under `controller`.
 pub fn run_once(variant: &'static Variant, controller: Box<dyn Controller>) -> (ExecOutcome, Vec<Decision>) {
+    run_once_with(variant, controller, false)
+}
+
+fn run_once_with(
+    variant: &'static Variant,
+    controller: Box<dyn Controller>,
+    describe: bool,
+) -> (ExecOutcome, Vec<Decision>) {
     struct Once {
         controller: Option<Box<dyn Controller>>,
         result: Option<(ExecOutcome, Vec<Decision>)>,
@@ -564,6 +595,6 @@ pub fn run_once(variant: &'static Variant, controller: Box<dyn Controller>) -> (
             self.controller.take()
         }
     }
-    let d = run_controlled(variant, Once { controller: Some(controller), result: None });
+    let d = run_controlled_with(variant, Once { controller: Some(controller), result: None }, describe);
     d.result.unwrap_or_default()
 }

@@ -450,6 +450,15 @@ impl Ctx {
         self.world.halt()
     }
 
+    /// Registers a description of model object `object`'s state (who holds a lock, which files
+    /// exist and what is durable, the PID table, a queue), read after every step only when a trace
+    /// is rendered for people (the HTML view's side panel); `describe` must not change anything. A
+    /// model calls this when it makes an object; a later registration for the same object
+    /// replaces the earlier.
+    pub fn describe(&self, object: &str, describe: impl Fn() -> String + Send + 'static) {
+        self.world.describe(object, Box::new(describe));
+    }
+
     /// Registers `check`, evaluated after every step of this execution; an `Err` is a violation of
     /// `inv` (recorded once, at the step that broke it).
     pub fn always(&self, inv: &'static Invariant, check: impl Fn() -> Result<(), String> + Send + 'static) {

@@ -127,6 +127,11 @@ pub struct Trace {
     pub rows: Vec<Row>,
     /// What the scenario observed once every thread had finished.
     pub end: Vec<String>,
+    /// With descriptions on (a replay for rendering), the state of every model object after each
+    /// step: `states[i]` is `(object, description)` for each object that describes itself, after
+    /// step `i` (see `Ctx::describe`). Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub states: Vec<Vec<(String, String)>>,
 }
 
 impl Trace {

@@ -191,11 +191,18 @@ impl ThreadInfo {
 
 type AlwaysCheck = Box<dyn Fn() -> Result<(), String> + Send>;
 
+/// Describes a model object's state in a line or a few, for a rendering of the trace.
+type Describer = Box<dyn Fn() -> String + Send>;
+
 struct State {
     threads: Vec<ThreadInfo>,
     trace: Trace,
     violations: Vec<Violation>,
     always: Vec<(&'static Invariant, AlwaysCheck)>,
+    /// Model objects that describe their state, by name (see `World::describe`).
+    describers: Vec<(String, Describer)>,
+    /// Whether to record every object's description after each step (a replay for rendering).
+    describe: bool,
     controller: Option<Box<dyn Controller>>,
     decisions: Vec<Decision>,
     turn: Option<usize>,
@@ -333,6 +340,8 @@ impl World {
                 trace: Trace { threads: vec![main_name.to_string()], ..Trace::default() },
                 violations: Vec::new(),
                 always: Vec::new(),
+                describers: Vec::new(),
+                describe: false,
                 controller,
                 decisions: Vec::new(),
                 turn: None,
@@ -640,6 +649,10 @@ impl World {
         if st.record {
             st.trace.rows.push(Row::Step(step));
         }
+        if st.describe && st.record {
+            let states: Vec<(String, String)> = st.describers.iter().map(|(o, d)| (o.clone(), d())).collect();
+            st.trace.states.push(states);
+        }
         let count = st.steps;
         for (inv, check) in &st.always {
             if !st.violations.iter().any(|v| v.name == inv.name) {
@@ -938,6 +951,22 @@ impl World {
         self.st().always.push((inv, check));
     }
 
+    /// Registers a description of object `object`'s state, read after every step when rendering.
+    pub(crate) fn describe(&self, object: &str, describer: Describer) {
+        let mut st = self.st();
+        if let Some(slot) = st.describers.iter_mut().find(|(o, _)| o == object) {
+            slot.1 = describer;
+        } else {
+            st.describers.push((object.to_string(), describer));
+        }
+    }
+
+    /// Turns descriptions on: after every step, every object's state goes into the trace.
+    pub(crate) fn describing(self) -> World {
+        self.st().describe = true;
+        self
+    }
+
     /// Records a panic of scenario code (the harness calls this after the backend caught it).
     pub(crate) fn panicked(&self, message: String) {
         let mut st = self.st();
@@ -985,6 +1014,8 @@ impl World {
     pub(crate) fn teardown(&self) {
         let always = std::mem::take(&mut self.st().always);
         drop(always);
+        let describers = std::mem::take(&mut self.st().describers);
+        drop(describers);
         let locals = std::mem::take(&mut *self.locals.lock().unwrap_or_else(|e| e.into_inner()));
         drop(locals);
     }

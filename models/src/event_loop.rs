@@ -66,11 +66,19 @@ impl<S: Send + 'static> EventLoop<S> {
     /// Outside an execution.
     #[track_caller]
     pub fn new(shared: S) -> EventLoop<S> {
-        EventLoop {
-            ctx: Ctx::current(),
-            state: Arc::new(Mutex::new(LoopState::default())),
-            shared: Arc::new(Mutex::new(shared)),
-        }
+        let ctx = Ctx::current();
+        let state = Arc::new(Mutex::new(LoopState::default()));
+        let watched = Arc::clone(&state);
+        ctx.describe("event loop", move || {
+            let st = plain(&watched);
+            format!(
+                "running: {}\nqueued: {:?}\npending: {:?}",
+                st.running.as_deref().unwrap_or("none"),
+                st.queue,
+                st.pending.iter().map(|(t, w)| format!("{t} awaits {w}")).collect::<Vec<_>>()
+            )
+        });
+        EventLoop { ctx, state, shared: Arc::new(Mutex::new(shared)) }
     }
 
     fn step<R>(

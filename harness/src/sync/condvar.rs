@@ -106,7 +106,17 @@ impl Condvar {
 
     fn make(name: Option<&str>, site: &Location<'_>) -> Condvar {
         let (ctx, name) = new_object("Condvar", name, site);
-        Condvar { ctx, name, state: Arc::default() }
+        let state: Arc<std::sync::Mutex<State>> = Arc::default();
+        let watched = Arc::clone(&state);
+        ctx.describe(&name, move || {
+            let st = plain(&watched);
+            if st.waiting.is_empty() {
+                "no thread waits".into()
+            } else {
+                format!("waiting: {}; unclaimed notify_one: {}", names(&st.waiting), st.permits.len())
+            }
+        });
+        Condvar { ctx, name, state }
     }
 
     /// `wait`: releases the guard's mutex and waits for a notification, in one step; then, once

@@ -43,7 +43,19 @@ impl<T: Send + Debug + 'static> Chan<T> {
         let (ctx, name) = new_object("channel", None, site);
         let state =
             State { queue: VecDeque::new(), sent: 0, received: 0, senders: 1, receiver: true, capacity, waiting: 0 };
-        Arc::new(Chan { ctx, name, state: Arc::new(std::sync::Mutex::new(state)) })
+        let state = Arc::new(std::sync::Mutex::new(state));
+        let watched = Arc::clone(&state);
+        ctx.describe(&name, move || {
+            let st = plain(&watched);
+            let queued: Vec<String> = st.queue.iter().map(|(_, t)| shown(t)).collect();
+            format!(
+                "queued: [{}]; senders: {}; receiver: {}",
+                queued.join(", "),
+                st.senders,
+                if st.receiver { "alive" } else { "dropped" }
+            )
+        });
+        Arc::new(Chan { ctx, name, state })
     }
 
     fn message(&self, serial: u64) -> String {

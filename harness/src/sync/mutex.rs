@@ -53,7 +53,18 @@ impl<T> Mutex<T> {
 
     fn make(name: Option<&str>, value: T, site: &Location<'_>) -> Mutex<T> {
         let (ctx, name) = new_object("Mutex", name, site);
-        Mutex { ctx, name, state: Arc::default(), value: std::sync::Mutex::new(value) }
+        let state: Arc<std::sync::Mutex<LockState>> = Arc::default();
+        let watched = Arc::clone(&state);
+        ctx.describe(&name, move || {
+            let st = plain(&watched);
+            let held = st.holder.as_ref().map_or("free".to_string(), |(_, who)| format!("held by {who}"));
+            if st.poisoned {
+                format!("{held}, poisoned")
+            } else {
+                held
+            }
+        });
+        Mutex { ctx, name, state, value: std::sync::Mutex::new(value) }
     }
 
     /// Its name in the trace.

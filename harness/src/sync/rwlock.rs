@@ -81,7 +81,22 @@ impl<T> RwLock<T> {
 
     fn make(name: Option<&str>, value: T, site: &Location<'_>) -> RwLock<T> {
         let (ctx, name) = new_object("RwLock", name, site);
-        RwLock { ctx, name, state: Arc::default(), value: std::sync::RwLock::new(value) }
+        let state: Arc<std::sync::Mutex<State>> = Arc::default();
+        let watched = Arc::clone(&state);
+        ctx.describe(&name, move || {
+            let st = plain(&watched);
+            let mut parts = Vec::new();
+            match &st.writer {
+                Some((_, w)) => parts.push(format!("written by {w}")),
+                None if st.readers.is_empty() => parts.push("free".to_string()),
+                None => parts.push(format!("read by {}", names(&st.readers))),
+            }
+            if !st.waiting.is_empty() {
+                parts.push(format!("writers waiting: {}", names(&st.waiting)));
+            }
+            parts.join("; ")
+        });
+        RwLock { ctx, name, state, value: std::sync::RwLock::new(value) }
     }
 
     /// Its name in the trace.

@@ -38,7 +38,7 @@ impl<T> Debug for Shared<T> {
     }
 }
 
-impl<T: Debug> Shared<T> {
+impl<T: Debug + Send + 'static> Shared<T> {
     /// A variable holding `value`, named after its creation site.
     ///
     /// # Panics
@@ -59,7 +59,13 @@ impl<T: Debug> Shared<T> {
 
     fn make(name: Option<&str>, value: T, site: &Location<'_>) -> Shared<T> {
         let (ctx, name) = new_object("Shared", name, site);
-        Shared { inner: Arc::new(Inner { ctx, name, value: std::sync::Mutex::new(value) }) }
+        let inner = Arc::new(Inner { ctx, name, value: std::sync::Mutex::new(value) });
+        let watched = Arc::downgrade(&inner);
+        inner.ctx.describe(&inner.name, move || match watched.upgrade() {
+            Some(i) => shown(&*plain(&i.value)),
+            None => "dropped".into(),
+        });
+        Shared { inner }
     }
 
     /// Its name in the trace.

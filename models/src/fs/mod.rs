@@ -94,6 +94,47 @@ fn sync_parent(st: &mut FsState, path: &str) {
 /// The execution's file system, kept by the execution (see `Ctx::local`).
 struct Current(Fs);
 
+/// The file system as the HTML view's side panel shows it: every file with its contents, what a
+/// crash would leave of it where that differs, its `flock`s, and each directory's entry changes
+/// not yet durable.
+pub fn describe_state(st: &FsState) -> String {
+    let mut out = Vec::new();
+    let mut dirs = vec!["/".to_string()];
+    while let Some(dir) = dirs.pop() {
+        if let Some(changes) = st.pending_dir_changes(&dir).filter(|c| !c.is_empty()) {
+            let shown: Vec<String> = changes.iter().map(|c| format!("{c:?}")).collect();
+            out.push(format!("{dir}: not yet durable: {}", shown.join(", ")));
+        }
+        let Ok(names) = st.readdir(&dir) else { continue };
+        for name in names.iter().rev() {
+            let path = if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") };
+            if st.is_dir(&path) {
+                dirs.push(path);
+                continue;
+            }
+            let Some(ino) = st.ino_of(&path) else { continue };
+            let current = st.contents(&path).unwrap_or_default();
+            let mut line = format!("{path} = {}", show_bytes(&current));
+            if let Some(durable) = st.durable_contents(ino).filter(|d| *d != current) {
+                line.push_str(&format!(" (durable: {})", show_bytes(&durable)));
+            }
+            let locks = st.flock_holders(ino);
+            if !locks.is_empty() {
+                let shown: Vec<String> =
+                    locks.iter().map(|(ofd, op)| format!("{op} by description {}", ofd.0)).collect();
+                line.push_str(&format!(" [flock: {}]", shown.join(", ")));
+            }
+            out.push(line);
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        "no files".into()
+    } else {
+        out.join("\n")
+    }
+}
+
 impl Fs {
     /// The execution's file system, shared by all its threads (and by `interleave::fs`'s
     /// std-shaped calls): made, with only the root directory, the first time a thread asks.
@@ -104,12 +145,10 @@ impl Fs {
     pub fn current() -> Fs {
         let ctx = Ctx::current();
         ctx.local(|| {
-            Current(Fs {
-                ctx: ctx.clone(),
-                state: Arc::new(Mutex::new(FsState::new())),
-                crashes: Arc::new(Mutex::new(None)),
-                last_points: Arc::default(),
-            })
+            let state = Arc::new(Mutex::new(FsState::new()));
+            let watched = Arc::clone(&state);
+            ctx.describe("fs", move || describe_state(&watched.lock().unwrap_or_else(|e| e.into_inner())));
+            Current(Fs { ctx: ctx.clone(), state, crashes: Arc::new(Mutex::new(None)), last_points: Arc::default() })
         })
         .0
         .clone()

@@ -72,11 +72,19 @@ impl Procs {
         let fs = Fs::current();
         let p = ctx
             .local(|| {
-                Current(Procs {
-                    ctx: ctx.clone(),
-                    table: Arc::new(Mutex::new(ProcTable::new(pid_min, pid_max))),
-                    fs: fs.clone(),
-                })
+                let table = Arc::new(Mutex::new(ProcTable::new(pid_min, pid_max)));
+                let watched = Arc::clone(&table);
+                ctx.describe("processes", move || {
+                    let t = watched.lock().unwrap_or_else(|e| e.into_inner());
+                    let live: Vec<String> =
+                        t.live().iter().map(|(pid, _, name, st)| format!("pid {pid}: {name} ({st})")).collect();
+                    if live.is_empty() {
+                        "no process".into()
+                    } else {
+                        live.join("\n")
+                    }
+                });
+                Current(Procs { ctx: ctx.clone(), table, fs: fs.clone() })
             })
             .0
             .clone();
