@@ -737,10 +737,17 @@ fn parse_instance(arg: &str) -> Result<(&str, Assignments<'_>), Error> {
 /// What a replay did.
 #[derive(Clone, Debug)]
 pub struct ReplayReport {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The variant's name.
+    pub variant: String,
     /// The replayed execution.
     pub outcome: ExecOutcome,
     /// Its rendering.
     pub rendered: String,
+    /// For each step (by index among steps), whether the decision to make it preempted a thread
+    /// that could have gone on.
+    pub preempted: Vec<bool>,
 }
 
 /// Replays one execution from a replay string.
@@ -783,7 +790,14 @@ fn replay_with(catalog: &[&'static Scenario], input: &str, describe: bool) -> Re
     }
     let preemptions = decisions.iter().filter(|d| d.is_preemption()).count();
     let rendered = render(scenario.name, variant.name, &out, Some(preemptions));
-    Ok(ReplayReport { outcome: out, rendered })
+    let preempted = decisions.iter().map(|d| d.is_preemption()).collect();
+    Ok(ReplayReport {
+        scenario: scenario.name.to_string(),
+        variant: variant.name.to_string(),
+        outcome: out,
+        rendered,
+        preempted,
+    })
 }
 
 /// Replays `order` on `variant` as far as the variant's code allows, then without preemptions:
