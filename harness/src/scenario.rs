@@ -418,6 +418,13 @@ impl Ctx {
         self.world.cancel(index);
     }
 
+    /// Declares that the calling thread makes no more steps (its process has exited and it only
+    /// returns now); a later step of it is a misuse. Lets other threads read model state without
+    /// waiting for it to finish.
+    pub fn retire(&self) {
+        self.world.retire();
+    }
+
     /// How many threads the execution has had so far, the main one included.
     pub fn thread_count(&self) -> usize {
         self.world.thread_count()
@@ -457,6 +464,14 @@ impl Ctx {
     /// replaces the earlier.
     pub fn describe(&self, object: &str, describe: impl Fn() -> String + Send + 'static) {
         self.world.describe(object, Box::new(describe));
+    }
+
+    /// Whether the execution has `always` invariants. A model whose steps could report footprints
+    /// finer than one object (files by inode) reports the whole object instead when they do: an
+    /// `always` invariant may read several of its parts at once, and then steps on different
+    /// parts do not commute for it.
+    pub fn has_always(&self) -> bool {
+        self.world.has_always()
     }
 
     /// Registers `check`, evaluated after every step of this execution; an `Err` is a violation of

@@ -158,6 +158,8 @@ struct ThreadInfo {
     parent: Option<usize>,
     /// Cancelled (its process died): it makes no more steps, and ends at its next one.
     cancelled: bool,
+    /// Retired: it promised to make no more steps (its process exited; it only returns now).
+    retired: bool,
     /// After a yield: the threads that were enabled or running then and have not made a step
     /// since. While one of them is enabled, a search does not choose this thread (CHESS's fair
     /// scheduling: a thread that yields waits for others).
@@ -184,6 +186,7 @@ impl ThreadInfo {
             steps: 0,
             parent: None,
             cancelled: false,
+            retired: false,
             yield_to: Default::default(),
         }
     }
@@ -533,6 +536,13 @@ impl World {
                 self.halt();
             }
             let me = Self::me(&st);
+            if st.threads[me].retired {
+                drop(st);
+                self.misuse(
+                    format!("a step on {object} came from a thread whose process had already exited"),
+                    "a thread makes no step after its process exits",
+                );
+            }
             if st.threads[me].cancelled {
                 st.threads[me].status = Status::Running;
                 st.threads[me].ready = None;
@@ -620,7 +630,9 @@ impl World {
             act()
         };
         step.thread = me;
-        if step.object != object {
+        // The step may report a finer footprint than the objects it was declared on (a file-system
+        // call that touched two inodes of the file system): kept when it refines them.
+        if step.object != object && !crate::trace::refines(&step.object, object) {
             step.object = object.to_string();
         }
         let _in = InStep::enter(&self.in_step);
@@ -819,11 +831,13 @@ impl World {
             return;
         }
         let me = Self::me(&st);
+        // Threads that will make no more steps (cancelled, or retired by their process's exit)
+            // cannot change anything a read sees.
         let others: Vec<&str> = st
             .threads
             .iter()
             .enumerate()
-            .filter(|(i, t)| *i != me && t.status != Status::Finished)
+            .filter(|(i, t)| *i != me && t.status != Status::Finished && !t.cancelled && !t.retired)
             .map(|(_, t)| t.name.as_str())
             .collect();
         if others.is_empty() {
@@ -859,6 +873,14 @@ impl World {
         }
         drop(st);
         self.halt()
+    }
+
+    /// The calling thread makes no more steps (its process has exited; it only returns now): a
+    /// read of model state by another thread does not wait for it to finish.
+    pub(crate) fn retire(&self) {
+        let mut st = self.st();
+        let me = Self::me(&st);
+        st.threads[me].retired = true;
     }
 
     /// Cancels thread `idx` (its process was killed or exited): it makes no more steps. A thread
@@ -948,7 +970,20 @@ impl World {
     }
 
     pub(crate) fn always(&self, inv: &'static Invariant, check: AlwaysCheck) {
-        self.st().always.push((inv, check));
+        let mut st = self.st();
+        if st.steps > 0 {
+            drop(st);
+            self.misuse(
+                format!("the always invariant \"{}\" was registered after {} steps had been made", inv.name, self.st().steps),
+                "register always invariants in the setup, before the first step",
+            );
+        }
+        st.always.push((inv, check));
+    }
+
+    /// Whether the execution has `always` invariants (which may read several objects at once).
+    pub(crate) fn has_always(&self) -> bool {
+        !self.st().always.is_empty()
     }
 
     /// Registers a description of object `object`'s state, read after every step when rendering.

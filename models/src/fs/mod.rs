@@ -205,9 +205,12 @@ impl Fs {
     }
 
     /// A step of process `by` that waits until `ready` (which must not change anything) allows it.
+    /// `touch` says what the call resolves and uses, from which the step's footprint is computed
+    /// (see [`footprint`]).
     fn step_when<R>(
         &self,
         by: ProcId,
+        touch: &[Touch<'_>],
         ready: impl Fn(&FsState) -> Result<(), String> + Send + 'static,
         op: impl FnOnce(&mut FsState) -> (R, String, String),
     ) -> R {
@@ -217,14 +220,26 @@ impl Fs {
             move || ready(&watched.lock().unwrap_or_else(|e| e.into_inner())),
             || {
                 let mut st = self.st();
+                let mut objects = footprint(&st, by, touch);
                 let (r, call, result) = op(&mut st);
+                objects.extend(footprint(&st, by, touch));
                 let mut crashes = self.crashes.lock().unwrap_or_else(|e| e.into_inner());
+                let tracking = crashes.is_some();
                 if let Some(points) = crashes.as_mut() {
                     let after_steps = points.len();
                     points.push(CrashPoint { after_steps, states: crash::crash_states(&st) });
                     self.last_points.lock().unwrap_or_else(|e| e.into_inner()).insert(by, after_steps);
                 }
-                (r, Step::new(call, result))
+                // Crash states and `always` invariants see the whole file system at once: then a
+                // step is on all of it.
+                let step = Step::new(call, result);
+                let fine = !tracking && !self.ctx.has_always();
+                let step = if fine {
+                    Step { object: objects.into_iter().collect::<Vec<_>>().join("+"), ..step }
+                } else {
+                    step
+                };
+                (r, step)
             },
         )
     }
@@ -235,6 +250,56 @@ impl Fs {
     pub fn release_process(&self, p: ProcId) {
         self.st().exit(p);
     }
+}
+
+/// What a system call resolves and uses, for its footprint.
+#[derive(Clone, Copy, Debug)]
+enum Touch<'a> {
+    /// A path it resolves: every directory on the way and what the path names, before and after.
+    Path(&'a str),
+    /// A descriptor it uses: the inode it refers to, and the process's descriptor table.
+    Fd(Fd),
+    /// The process's descriptor table (an `open` allocates a descriptor, a `close` frees one).
+    Table,
+}
+
+/// The objects a system call of process `by` reads or changes, as parts of the file system:
+/// `fs/ino:N` for inode `N` (a file's contents, size, locks and open descriptions; a directory's
+/// entries) and `fs/fds:P` for process `P`'s descriptor table. Computed on the state before and
+/// after the call; calls whose footprints share no part commute, which is what the step-level
+/// search's reduction and the count of distinct interleavings rely on.
+fn footprint(st: &FsState, by: ProcId, touch: &[Touch<'_>]) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for t in touch {
+        match t {
+            Touch::Path(path) => {
+                let mut prefix = String::new();
+                if let Some(ino) = st.ino_of("/") {
+                    out.insert(format!("fs/ino:{}", ino.0));
+                }
+                for comp in path.split('/').filter(|c| !c.is_empty()) {
+                    prefix.push('/');
+                    prefix.push_str(comp);
+                    match st.ino_of(&prefix) {
+                        Some(ino) => {
+                            out.insert(format!("fs/ino:{}", ino.0));
+                        }
+                        None => break,
+                    }
+                }
+            }
+            Touch::Fd(fd) => {
+                if let Some(ino) = st.fd_ino(by, *fd) {
+                    out.insert(format!("fs/ino:{}", ino.0));
+                }
+                out.insert(format!("fs/fds:{}", by.0));
+            }
+            Touch::Table => {
+                out.insert(format!("fs/fds:{}", by.0));
+            }
+        }
+    }
+    out
 }
 
 /// One process's view of a [`Fs`]: its system calls, each one step.
@@ -250,8 +315,8 @@ impl FsProc {
         self.pid
     }
 
-    fn step<R>(&self, op: impl FnOnce(&mut FsState) -> (R, String, String)) -> R {
-        self.fs.step_when(self.pid, |_| Ok(()), op)
+    fn step<R>(&self, touch: &[Touch<'_>], op: impl FnOnce(&mut FsState) -> (R, String, String)) -> R {
+        self.fs.step_when(self.pid, touch, |_| Ok(()), op)
     }
 
     /// The crash point recorded right after this process's last step (0 before its first, and
@@ -264,7 +329,7 @@ impl FsProc {
     /// `open(path, flags)`.
     pub fn open(&self, path: &str, flags: OpenFlags) -> Result<Fd, Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step(&[Touch::Path(path), Touch::Table], |st| {
             let r = st.open(p, path, flags);
             let res = shown(&r, |fd| format!("fd {fd}"));
             (r, format!("open(\"{path}\", {flags})"), res)
@@ -274,7 +339,7 @@ impl FsProc {
     /// `write(fd, data)`: returns the bytes written.
     pub fn write(&self, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.write(p, fd, data);
             let res = shown(&r, |n| n.to_string());
             (r, format!("write(fd {fd}, {})", show_bytes(data)), res)
@@ -284,7 +349,7 @@ impl FsProc {
     /// `read(fd, max)`.
     pub fn read(&self, fd: Fd, max: usize) -> Result<Vec<u8>, Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.read(p, fd, max);
             let res = shown(&r, |d| format!("{} ({} bytes)", show_bytes(d), d.len()));
             (r, format!("read(fd {fd}, {max})"), res)
@@ -294,7 +359,7 @@ impl FsProc {
     /// `close(fd)`.
     pub fn close(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step(&[Touch::Fd(fd), Touch::Table], |st| {
             let r = st.close(p, fd);
             let res = shown(&r, |_| "ok".into());
             (r, format!("close(fd {fd})"), res)
@@ -304,7 +369,7 @@ impl FsProc {
     /// `fsync(fd)`: of a file, makes its contents durable; of a directory, its entries.
     pub fn fsync(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.fsync(p, fd);
             let res = shown(&r, |_| "ok".into());
             (r, format!("fsync(fd {fd})"), res)
@@ -313,7 +378,7 @@ impl FsProc {
 
     /// `unlink(path)`.
     pub fn unlink(&self, path: &str) -> Result<(), Errno> {
-        self.step(|st| {
+        self.step(&[Touch::Path(path)], |st| {
             let r = st.unlink(path);
             let res = shown(&r, |_| "ok".into());
             (r, format!("unlink(\"{path}\")"), res)
@@ -322,7 +387,7 @@ impl FsProc {
 
     /// `rename(from, to)`: atomically replaces `to`.
     pub fn rename(&self, from: &str, to: &str) -> Result<(), Errno> {
-        self.step(|st| {
+        self.step(&[Touch::Path(from), Touch::Path(to)], |st| {
             let r = st.rename(from, to);
             let res = shown(&r, |_| "ok".into());
             (r, format!("rename(\"{from}\", \"{to}\")"), res)
@@ -333,7 +398,7 @@ impl FsProc {
     /// for commentary that needs the state the rename left (say, whose file it moved). `then`
     /// must not change anything.
     pub fn rename_then<R>(&self, from: &str, to: &str, then: impl FnOnce(&FsState) -> R) -> (Result<(), Errno>, R) {
-        self.step(|st| {
+        self.step(&[Touch::Path(from), Touch::Path(to)], |st| {
             let r = st.rename(from, to);
             let res = shown(&r, |_| "ok".into());
             let seen = then(st);
@@ -343,7 +408,7 @@ impl FsProc {
 
     /// `statx(path)` (`stat(2)`): what the path names.
     pub fn stat(&self, path: &str) -> Result<state::Stat, Errno> {
-        self.step(|st| {
+        self.step(&[Touch::Path(path)], |st| {
             let r = st.stat(path);
             let res = shown(&r, show_stat);
             (r, format!("statx(\"{path}\")"), res)
@@ -353,7 +418,7 @@ impl FsProc {
     /// `statx(fd)` (`fstat(2)`): what the descriptor refers to.
     pub fn fstat(&self, fd: Fd) -> Result<state::Stat, Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.fstat(p, fd);
             let res = shown(&r, show_stat);
             (r, format!("statx(fd {fd})"), res)
@@ -363,7 +428,7 @@ impl FsProc {
     /// `lseek(fd, 0, SEEK_CUR)`: the offset.
     pub fn tell(&self, fd: Fd) -> Result<u64, Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.offset(p, fd);
             let res = shown(&r, |o| o.to_string());
             (r, format!("lseek(fd {fd}, 0, SEEK_CUR)"), res)
@@ -373,7 +438,7 @@ impl FsProc {
     /// `ftruncate(fd, len)`.
     pub fn ftruncate(&self, fd: Fd, len: u64) -> Result<(), Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.ftruncate(p, fd, len);
             let res = shown(&r, |_| "ok".into());
             (r, format!("ftruncate(fd {fd}, {len})"), res)
@@ -384,7 +449,7 @@ impl FsProc {
     /// things durable as `fsync`.
     pub fn fdatasync(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.fsync(p, fd);
             let res = shown(&r, |_| "ok".into());
             (r, format!("fdatasync(fd {fd})"), res)
@@ -394,7 +459,7 @@ impl FsProc {
     /// `getdents64(fd)`: the names in the directory the descriptor refers to, sorted.
     pub fn getdents(&self, fd: Fd) -> Result<Vec<String>, Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.getdents(p, fd);
             let res = shown(&r, |names| {
                 format!("[{}]", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "))
@@ -406,7 +471,7 @@ impl FsProc {
     /// `getdents64(fd)` once every entry was read: 0 entries.
     pub fn getdents_end(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.getdents(p, fd).map(|_| ());
             let res = shown(&r, |_| "[] (end)".into());
             (r, format!("getdents64(fd {fd})"), res)
@@ -415,7 +480,7 @@ impl FsProc {
 
     /// `mkdir(path)`.
     pub fn mkdir(&self, path: &str) -> Result<(), Errno> {
-        self.step(|st| {
+        self.step(&[Touch::Path(path)], |st| {
             let r = st.mkdir(path);
             let res = shown(&r, |_| "ok".into());
             (r, format!("mkdir(\"{path}\")"), res)
@@ -424,7 +489,7 @@ impl FsProc {
 
     /// `rmdir(path)`.
     pub fn rmdir(&self, path: &str) -> Result<(), Errno> {
-        self.step(|st| {
+        self.step(&[Touch::Path(path)], |st| {
             let r = st.rmdir(path);
             let res = shown(&r, |_| "ok".into());
             (r, format!("rmdir(\"{path}\")"), res)
@@ -433,7 +498,7 @@ impl FsProc {
 
     /// `readdir(path)`: the names, sorted (the model's deterministic order).
     pub fn readdir(&self, path: &str) -> Result<Vec<String>, Errno> {
-        self.step(|st| {
+        self.step(&[Touch::Path(path)], |st| {
             let r = st.readdir(path);
             let res = shown(&r, |names| {
                 format!("[{}]", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "))
@@ -447,6 +512,7 @@ impl FsProc {
         let p = self.pid;
         self.fs.step_when(
             p,
+            &[Touch::Fd(fd)],
             move |st| match st.flock_would_block(p, fd, op) {
                 Ok(true) => Err(format!("flock(fd {fd}, {op}): another description holds a lock")),
                 _ => Ok(()),
@@ -462,7 +528,7 @@ impl FsProc {
     /// `flock(fd, op | LOCK_NB)`: `EWOULDBLOCK` instead of waiting.
     pub fn flock_nb(&self, fd: Fd, op: FlockOp) -> Result<(), Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.flock(p, fd, op, true);
             let res = shown(&r, |_| "ok".into());
             (r, format!("flock(fd {fd}, {op}|LOCK_NB)"), res)

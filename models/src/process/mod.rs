@@ -187,12 +187,26 @@ impl Procs {
     /// The process `pid` exits with `code` (made by the thread that plays that process). Its files
     /// and locks are released in the same step.
     pub fn exit(&self, pid: Pid, code: i32) -> Result<(), Errno> {
+        self.exit_step(pid, code, false)
+    }
+
+    /// The calling thread's own process `pid` exits with `code`: as [`Procs::exit`], and in the
+    /// same step the thread retires (it makes no more steps; see `Ctx::retire`), so nothing can
+    /// run between the process's death and its thread's end.
+    pub fn exit_self(&self, pid: Pid, code: i32) -> Result<(), Errno> {
+        self.exit_step(pid, code, true)
+    }
+
+    fn exit_step(&self, pid: Pid, code: i32, retire: bool) -> Result<(), Errno> {
         self.death_step(
             |_| Ok(()),
             |t| {
                 let r = t.exit(pid, code);
                 if let Ok(id) = &r {
                     self.release(*id);
+                    if retire {
+                        self.ctx.retire();
+                    }
                 }
                 let res = shown(&r, |_| "ok".into());
                 (r.map(|_| ()), format!("exit({code}) of pid {pid}"), res)

@@ -196,7 +196,7 @@ impl Builder {
 /// its other threads are cancelled.
 fn exit_process(ctx: &Ctx, member: Member, code: i32) {
     // A process killed meanwhile has nothing left to end (and its threads are cancelled already).
-    if Procs::current().exit(member.pid, code).is_ok() {
+    if Procs::current().exit_self(member.pid, code).is_ok() {
         cancel_threads_of(ctx, member.proc_id);
     }
 }
