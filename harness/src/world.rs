@@ -515,6 +515,23 @@ impl World {
         ready: impl FnMut() -> Result<(), String> + Send + 'static,
         act: impl FnOnce() -> (R, Step),
     ) -> R {
+        self.step_within(object, &|| None, ready, act)
+    }
+
+    /// As [`World::step`], for a step declared on `object` whose actual footprint `footprint`
+    /// computes from the current state (parts of `object`, such as one file's inode): the step's
+    /// scheduling point is taken on those parts, so that a backend reducing by dependence (loom)
+    /// sees steps on different parts as independent. The state can change at the scheduling point
+    /// itself (another thread runs there), so the footprint is computed again after it; if it grew,
+    /// the step takes its scheduling point on the new parts as well and looks again, and is
+    /// performed only once no part it touches was left out. `None` means the whole `object`.
+    pub(crate) fn step_within<R>(
+        &self,
+        object: &str,
+        footprint: &dyn Fn() -> Option<String>,
+        ready: impl FnMut() -> Result<(), String> + Send + 'static,
+        act: impl FnOnce() -> (R, Step),
+    ) -> R {
         if self.in_step.load(Ordering::Relaxed) > 0 {
             self.misuse(
                 format!("a step on {object} began inside another step's ready or act"),
@@ -522,13 +539,33 @@ impl World {
             );
         }
         let mut ready: Ready = Box::new(ready);
-        let tickets = self.tickets_of(object);
+        let parts = |fp: Option<String>| -> Vec<usize> {
+            match fp.filter(|f| crate::trace::refines(f, object)) {
+                Some(f) => self.tickets_of(&f),
+                None => self.tickets_of(object),
+            }
+        };
+        let current = || {
+            let _in = InStep::enter(&self.in_step);
+            footprint()
+        };
+        let mut tickets = parts(current());
         loop {
             // The step's scheduling point(s): one per object it touches. Everything from the last
             // to the return (or the wait below) runs without another, so it is atomic under either
             // backend.
             for &t in &tickets {
                 self.tickets[t].tick();
+            }
+            // What the step touches may have changed at the scheduling point: if it now touches a
+            // part it did not take its point on, take that too before going on. (Computed before
+            // the state lock is taken: the footprint may ask the world things.)
+            let now = parts(current());
+            if now.iter().any(|t| !tickets.contains(t)) {
+                tickets.extend(now);
+                tickets.sort_unstable();
+                tickets.dedup();
+                continue;
             }
             let mut st = self.st();
             if st.stopped.is_some() {

@@ -215,12 +215,31 @@ impl Fs {
         op: impl FnOnce(&mut FsState) -> (R, String, String),
     ) -> R {
         let watched = Arc::clone(&self.state);
-        self.ctx.step(
+        // Crash states and `always` invariants see the whole file system at once: then a step is
+        // on all of it.
+        let whole = || self.crashes.lock().unwrap_or_else(|e| e.into_inner()).is_some() || self.ctx.has_always();
+        let before = || -> Option<String> {
+            if whole() {
+                return None;
+            }
+            let st = self.st();
+            let mut objects = footprint(&st, by, touch);
+            // A call that may create an inode takes the next inode number.
+            if touch.iter().any(|t| matches!(t, Touch::Path(p) if !st.exists(p))) {
+                objects.insert("fs/alloc".into());
+            }
+            Some(objects.into_iter().collect::<Vec<_>>().join("+"))
+        };
+        self.ctx.step_within(
             "fs",
+            &before,
             move || ready(&watched.lock().unwrap_or_else(|e| e.into_inner())),
             || {
                 let mut st = self.st();
                 let mut objects = footprint(&st, by, touch);
+                if touch.iter().any(|t| matches!(t, Touch::Path(p) if !st.exists(p))) {
+                    objects.insert("fs/alloc".into());
+                }
                 let (r, call, result) = op(&mut st);
                 objects.extend(footprint(&st, by, touch));
                 let mut crashes = self.crashes.lock().unwrap_or_else(|e| e.into_inner());
@@ -230,8 +249,6 @@ impl Fs {
                     points.push(CrashPoint { after_steps, states: crash::crash_states(&st) });
                     self.last_points.lock().unwrap_or_else(|e| e.into_inner()).insert(by, after_steps);
                 }
-                // Crash states and `always` invariants see the whole file system at once: then a
-                // step is on all of it.
                 let step = Step::new(call, result);
                 let fine = !tracking && !self.ctx.has_always();
                 let step = if fine {
