@@ -98,7 +98,9 @@ pub fn independent(a: &str, b: &str) -> bool {
 
 /// Whether object `x` is object `y`, or one contains the other (`fs` and `fs/ino:7`).
 fn overlap(x: &str, y: &str) -> bool {
-    x == y || x.strip_prefix(y).is_some_and(|r| r.starts_with('/')) || y.strip_prefix(x).is_some_and(|r| r.starts_with('/'))
+    x == y
+        || x.strip_prefix(y).is_some_and(|r| r.starts_with('/'))
+        || y.strip_prefix(x).is_some_and(|r| r.starts_with('/'))
 }
 
 /// Whether `fine` (objects joined by `+`) names only parts of `coarse`'s objects: a step declared
@@ -106,7 +108,9 @@ fn overlap(x: &str, y: &str) -> bool {
 /// out to have.
 pub fn refines(fine: &str, coarse: &str) -> bool {
     !fine.is_empty()
-        && fine.split('+').all(|x| coarse.split('+').any(|y| x == y || x.strip_prefix(y).is_some_and(|r| r.starts_with('/'))))
+        && fine
+            .split('+')
+            .all(|x| coarse.split('+').any(|y| x == y || x.strip_prefix(y).is_some_and(|r| r.starts_with('/'))))
 }
 
 /// One row of a trace.

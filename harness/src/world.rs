@@ -869,7 +869,7 @@ impl World {
         }
         let me = Self::me(&st);
         // Threads that will make no more steps (cancelled, or retired by their process's exit)
-            // cannot change anything a read sees.
+        // cannot change anything a read sees.
         let others: Vec<&str> = st
             .threads
             .iter()
@@ -1011,7 +1011,11 @@ impl World {
         if st.steps > 0 {
             drop(st);
             self.misuse(
-                format!("the always invariant \"{}\" was registered after {} steps had been made", inv.name, self.st().steps),
+                format!(
+                    "the always invariant \"{}\" was registered after {} steps had been made",
+                    inv.name,
+                    self.st().steps
+                ),
                 "register always invariants in the setup, before the first step",
             );
         }

@@ -33,6 +33,23 @@ pub struct Fs {
     /// The crash point recorded after each process's last step (see
     /// [`FsProc::crash_point_of_last_step`]).
     last_points: Arc<Mutex<std::collections::BTreeMap<ProcId, usize>>>,
+    /// Every time a step took the last name of a file some descriptor had open for writing (see
+    /// [`Fs::lost_while_writing`]).
+    lost: Arc<Mutex<Vec<LostWhileWriting>>>,
+    /// The most bytes one `write` writes (a short write), if limited (see [`Fs::limit_writes`]).
+    write_limit: Arc<Mutex<Option<usize>>>,
+}
+
+/// A step that took the last name of a file some descriptor had open for writing: whatever that
+/// writer writes from then on goes to a file nobody can open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostWhileWriting {
+    /// The call, in the trace's words (`unlink("/state/w.json")`).
+    pub call: String,
+    /// The file-system process that made it.
+    pub by: ProcId,
+    /// The processes and descriptors that had the file open for writing.
+    pub writers: Vec<(ProcId, Fd)>,
 }
 
 /// The durable states a crash right after a given step could leave.
@@ -148,7 +165,14 @@ impl Fs {
             let state = Arc::new(Mutex::new(FsState::new()));
             let watched = Arc::clone(&state);
             ctx.describe("fs", move || describe_state(&watched.lock().unwrap_or_else(|e| e.into_inner())));
-            Current(Fs { ctx: ctx.clone(), state, crashes: Arc::new(Mutex::new(None)), last_points: Arc::default() })
+            Current(Fs {
+                ctx: ctx.clone(),
+                state,
+                crashes: Arc::new(Mutex::new(None)),
+                last_points: Arc::default(),
+                lost: Arc::default(),
+                write_limit: Arc::default(),
+            })
         })
         .0
         .clone()
@@ -159,6 +183,20 @@ impl Fs {
     pub fn track_crashes(&self) {
         let states = crash::crash_states(&self.st());
         *self.crashes.lock().unwrap_or_else(|e| e.into_inner()) = Some(vec![CrashPoint { after_steps: 0, states }]);
+    }
+
+    /// Every step so far that took the last name of a file a descriptor had open for writing
+    /// (`read_all` deleting the file a worker is writing, say). A read of the model: for end checks.
+    pub fn lost_while_writing(&self) -> Vec<LostWhileWriting> {
+        self.ctx.observe("fs");
+        self.lost.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Makes every `write` write at most `max` bytes and return that count (a short write, which
+    /// POSIX allows), so that a `write_all` loop makes several writes and a reader can see a
+    /// prefix. Setup only.
+    pub fn limit_writes(&self, max: usize) {
+        *self.write_limit.lock().unwrap_or_else(|e| e.into_inner()) = Some(max.max(1));
     }
 
     /// The crash points recorded so far (empty unless [`Fs::track_crashes`] was called). A read of
@@ -240,8 +278,15 @@ impl Fs {
                 if touch.iter().any(|t| matches!(t, Touch::Path(p) if !st.exists(p))) {
                     objects.insert("fs/alloc".into());
                 }
+                let orphans_before = st.nameless_open_for_write();
                 let (r, call, result) = op(&mut st);
                 objects.extend(footprint(&st, by, touch));
+                for (ino, writers) in st.nameless_open_for_write() {
+                    if !orphans_before.iter().any(|(i, _)| *i == ino) {
+                        let event = LostWhileWriting { call: call.clone(), by, writers };
+                        self.lost.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+                    }
+                }
                 let mut crashes = self.crashes.lock().unwrap_or_else(|e| e.into_inner());
                 let tracking = crashes.is_some();
                 if let Some(points) = crashes.as_mut() {
@@ -353,9 +398,12 @@ impl FsProc {
         })
     }
 
-    /// `write(fd, data)`: returns the bytes written.
+    /// `write(fd, data)`: returns the bytes written (fewer than given when
+    /// [`Fs::limit_writes`] limits them).
     pub fn write(&self, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
         let p = self.pid;
+        let limit = *self.fs.write_limit.lock().unwrap_or_else(|e| e.into_inner());
+        let data = &data[..limit.map_or(data.len(), |m| m.min(data.len()))];
         self.step(&[Touch::Fd(fd)], |st| {
             let r = st.write(p, fd, data);
             let res = shown(&r, |n| n.to_string());
