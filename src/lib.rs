@@ -162,6 +162,7 @@ pub use harness::*;
 pub use models::{event_loop, fs, go_map, process};
 
 pub mod cli;
+pub mod html;
 pub mod internal;
 pub mod testing;
 
