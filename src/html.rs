@@ -431,7 +431,8 @@ button:focus-visible, tr.step:focus-visible { outline: 2px solid var(--sel-edge)
 #setup ul, #end ul, #verdict ul { margin: 0; padding-left: 1.2rem; }
 #setup h2 { display: none; }
 #setup { color: var(--muted); }
-#setup li::marker { content: "setup  "; font-size: .8em; }
+#setup ul { list-style: none; padding-left: 0; }
+#setup li::before { content: "setup: "; font-size: .85em; }
 #legend { color: var(--muted); font-size: 12.5px; margin: .5rem 0; }
 #legend .key { margin-right: 1.2rem; white-space: nowrap; }
 .remark-sample { background: var(--note-bg); border-left: 3px solid var(--note-edge); padding: 0 .3rem; color: var(--fg); }
