@@ -683,11 +683,13 @@ mod tests {
         assert_eq!(page.matches("</script>").count(), 2, "{page}");
         assert_eq!(page.matches("</style>").count(), 1, "{page}");
         assert!(!page.contains("<!--"), "{page}");
-        assert!(!page.contains("alert('x')"), "{page}");
-        assert!(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"), "{page}");
-        // In the script's data the same text survives as JSON escapes, and parses back to itself.
+        // In the script's data the same text survives as JSON escapes, and parses back to itself;
+        // everywhere else it is HTML-escaped.
         let start = page.find("id=\"interleave-data\">").unwrap() + "id=\"interleave-data\">".len();
         let json = &page[start..start + page[start..].find("</script>").unwrap()];
+        let markup = page.replace(json, "");
+        assert!(!markup.contains("alert('x')"), "{markup}");
+        assert!(markup.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"), "{markup}");
         let data: serde_json::Value = serde_json::from_str(json).unwrap();
         assert_eq!(data["descs"][1][1], format!("/y = {hostile}"));
     }
