@@ -6,7 +6,8 @@
 DOM.html is what `chromium --dump-dom` printed (the DOM after the page's script ran); TRACE.txt is
 what `interleave replay` printed for the same replay string. The text trace is the source of truth:
 every one of its rows (steps with their number, thread and `call = result`, notes with their
-thread, violations) must be in the page's table, in the same order, and nothing else. The page must
+thread, violations) must be in the page's table, in the same order, and nothing else; a step's or
+a note's thread is the lane (the column under the thread's name) its cell is in. The page must
 also be self-contained (no address outside the page), and its script must have run: the side panel
 shows the state after step N (by default the last step).
 
@@ -75,7 +76,19 @@ def has_class(name):
     return lambda n: name in n.classes()
 
 
-def page_rows(root):
+def lane_of(tr, lanes, marker):
+    """The thread whose lane (by column, under the header's thread names) holds the cell with
+    class `marker`; a row whose data-thread names another thread is reported as both."""
+    cells = [c for c in tr.children if isinstance(c, Node) and c.tag == "td"]
+    holding = [k for k, td in enumerate(cells) if td.first(has_class(marker)) is not None]
+    if len(holding) != 1 or holding[0] >= len(lanes):
+        return "<%d cells with .%s>" % (len(holding), marker)
+    lane = lanes[holding[0]]
+    said = tr.attrs.get("data-thread")
+    return lane if said == lane else "%s (data-thread %s)" % (lane, said)
+
+
+def page_rows(root, lanes):
     """The rows of the page's table as (kind, number, thread, text)."""
     table = root.first(lambda n: n.tag == "table" and n.attrs.get("id") == "trace")
     if table is None:
@@ -89,10 +102,10 @@ def page_rows(root):
             text = call.text() if call else "<no .call>"
             if result is not None:
                 text += " = " + result.text()
-            rows.append(("step", tr.attrs.get("data-step"), tr.attrs.get("data-thread"), text))
+            rows.append(("step", tr.attrs.get("data-step"), lane_of(tr, lanes, "call"), text))
         elif "note" in c:
             remark = tr.first(lambda n: "text" in n.classes() and n.parent is not None and "remark" in n.parent.classes())
-            rows.append(("note", None, tr.attrs.get("data-thread"), remark.text() if remark else "<no .remark>"))
+            rows.append(("note", None, lane_of(tr, lanes, "remark"), remark.text() if remark else "<no .remark>"))
         elif "violated" in c:
             inv, detail = tr.first(has_class("invariant")), tr.first(has_class("detail"))
             text = 'violated "%s": %s' % (inv.text() if inv else "?", detail.text() if detail else "?")
@@ -158,7 +171,7 @@ def main(argv):
     if body is None or body.attrs.get("data-ready") != "true":
         failures.append("the page's script did not run to its end (no body[data-ready=true])")
     lanes = [th.attrs.get("data-thread") for th in root.find(has_class("lane-head"))]
-    rows = page_rows(root)
+    rows = page_rows(root, lanes)
     if rows is None:
         failures.append("no table#trace in the page")
         rows = []
