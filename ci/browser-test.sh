@@ -5,7 +5,9 @@
 # takes screenshots (kept under target/browser/) and dumps the DOM after the page's script ran,
 # and ci/browser_check.py compares every row of the page's table with the text trace that
 # `interleave replay` prints for the same string: every step, note and violation, in order, in its
-# thread's lane. The page opened at #step-1 must select step 1 (the selection the keyboard moves).
+# thread's lane. The page opened at #step-1 must select step 1; ci/browser_keys.py then drives it
+# over the DevTools protocol as a reader would (the keys that step forward and back, a click, the
+# copy button) and looks at it printed and in dark mode.
 #
 # Chromium is required: without it this fails (it never passes having checked nothing). `.ci/run`
 # installs Debian's `chromium` first.
@@ -92,8 +94,8 @@ for c in "${cases[@]}"; do
     changes="$(grep -o '<li class="' "$page" | wc -l)"
     browse --screenshot="$out/$name.png" --window-size=1400,1000 "$url" >/dev/null
     browse --screenshot="$out/$name.full.png" --window-size=1400,$((600 + 34 * rows + 16 * changes)) "$url" >/dev/null
-    browse --force-dark-mode --screenshot="$out/$name.dark.png" --window-size=1400,1000 "$url" >/dev/null
-    for png in "$out/$name.png" "$out/$name.full.png" "$out/$name.dark.png"; do
+    python3 ci/browser_keys.py "$chromium_bin" "$page" "$out/$name" || failed=1
+    for png in "$out/$name.png" "$out/$name.full.png" "$out/$name.print.png" "$out/$name.dark.png"; do
         if [[ ! -s "$png" ]]; then
             echo "FAIL $name: no screenshot $png"
             failed=1
