@@ -67,16 +67,23 @@ fn line_key(line: &str) -> &str {
 }
 
 /// What step `i` changed in the model state, as `(object, line, kind)`: lines of `states[i]` not
-/// in `states[i - 1]` (`Added`), and lines that went with nothing of the same key replacing them
-/// (`Gone`). Nothing for the first step, whose state before is not recorded (the setup lines say
-/// it).
-fn changes(states: &[Vec<(String, String)>], i: usize) -> Vec<(String, String, Change)> {
-    let (Some(before), Some(after)) = (i.checked_sub(1).and_then(|p| states.get(p)), states.get(i)) else {
-        return Vec::new();
+/// in the state before it (`initial` for the first step, else `states[i - 1]`) (`Added`), and
+/// lines that went with nothing of the same key replacing them (`Gone`). An object missing from
+/// the state before is new, except before the first step, where it may simply not have described
+/// itself yet: what the first step did to it is not known, and nothing is shown.
+fn changes(initial: &[(String, String)], states: &[Vec<(String, String)>], i: usize) -> Vec<(String, String, Change)> {
+    let before = match i.checked_sub(1) {
+        None => initial,
+        Some(p) => states.get(p).map_or(&[][..], Vec::as_slice),
     };
+    let Some(after) = states.get(i) else { return Vec::new() };
     let mut out = Vec::new();
     for (object, desc) in after {
-        let old = before.iter().find(|(o, _)| o == object).map(|(_, d)| d.as_str()).unwrap_or("");
+        let old = match before.iter().find(|(o, _)| o == object) {
+            Some((_, d)) => d.as_str(),
+            None if i == 0 => continue,
+            None => "",
+        };
         if old == desc {
             continue;
         }
@@ -137,7 +144,8 @@ pub fn render(report: &ReplayReport, replay_command: &str) -> String {
     lanes.dedup();
     let title = format!("{}/{}", report.scenario, report.variant);
     let steps = trace.step_count();
-    let changed: Vec<Vec<(String, String, Change)>> = (0..steps).map(|i| changes(&trace.states, i)).collect();
+    let changed: Vec<Vec<(String, String, Change)>> =
+        (0..steps).map(|i| changes(&trace.initial_state, &trace.states, i)).collect();
     // A violation found before the execution ended was found by the step just before it (an
     // `always` invariant); one found after the last step may be an end check, which no step
     // broke. Steps that changed what a breaking step changed are marked too: the other half of a
@@ -199,15 +207,34 @@ pub fn render(report: &ReplayReport, replay_command: &str) -> String {
         }
         h.push_str("</ul></section>\n");
     }
-    h.push_str(
-        "<p id=\"legend\"><span class=\"key\"><span class=\"preempt-mark\">⚡</span> preemption: the scheduler \
-         switched threads here although the one before could have gone on</span> \
-         <span class=\"key\"><span class=\"remark-sample\">note</span> a remark of the scenario's code</span> \
-         <span class=\"key\"><span class=\"change-sample\">+ change</span> what the step changed in the model \
-         state</span> <span class=\"key\"><span class=\"violated-sample\">violated</span> an invariant broken \
-         here</span> <span class=\"key\"><span class=\"hot-sample\">+ change</span> changes what the step \
-         that broke an invariant changed</span></p>\n</header>\n",
-    );
+    // The legend names only what the page shows.
+    let mut legend = Vec::new();
+    if report.preempted.iter().any(|&p| p) {
+        legend.push(
+            "<span class=\"preempt-mark\">⚡</span> preemption: the scheduler switched threads here although the one \
+             before could have gone on",
+        );
+    }
+    if trace.rows.iter().any(|r| matches!(r, Row::Note { .. })) {
+        legend.push("<span class=\"remark-sample\">note</span> a remark of the scenario's code");
+    }
+    if changed.iter().any(|c| !c.is_empty()) {
+        legend.push("<span class=\"change-sample\">+ change</span> what the step changed in the model state");
+    }
+    if trace.rows.iter().any(|r| matches!(r, Row::Violated { .. })) {
+        legend.push("<span class=\"violated-sample\">violated</span> an invariant broken here");
+    }
+    if !touched.is_empty() {
+        legend.push(
+            "<span class=\"breaks-label\">✖</span> the step that broke an invariant, and \
+             <span class=\"hot-sample\">+ change</span> other steps' changes to what it changed",
+        );
+    }
+    h.push_str("<p id=\"legend\">");
+    for item in legend {
+        let _ = write!(h, "<span class=\"key\">{item}</span> ");
+    }
+    h.push_str("</p>\n</header>\n");
 
     // The swimlane.
     h.push_str("<main>\n<div id=\"lanes\">\n<table id=\"trace\">\n<thead><tr><th scope=\"col\" class=\"num\">#</th>");
@@ -371,26 +398,24 @@ pub fn render(report: &ReplayReport, replay_command: &str) -> String {
     );
 
     // Every distinct (object, description) once; each step lists the ones it had, by index.
-    let mut ids: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut ids: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut descs: Vec<serde_json::Value> = Vec::new();
-    let per_step: Vec<serde_json::Value> = trace
-        .states
-        .iter()
-        .map(|state| {
-            state
-                .iter()
-                .map(|(object, desc)| {
-                    let next = descs.len();
-                    let id = *ids.entry((object.as_str(), desc.as_str())).or_insert(next);
-                    if id == next {
-                        descs.push(serde_json::json!([object, desc]));
-                    }
-                    serde_json::json!(id)
-                })
-                .collect()
-        })
-        .collect();
-    let data = serde_json::json!({ "descs": descs, "steps": per_step });
+    let mut state_ids = |state: &[(String, String)]| -> serde_json::Value {
+        state
+            .iter()
+            .map(|(object, desc)| {
+                let next = descs.len();
+                let id = *ids.entry((object.clone(), desc.clone())).or_insert(next);
+                if id == next {
+                    descs.push(serde_json::json!([object, desc]));
+                }
+                serde_json::json!(id)
+            })
+            .collect()
+    };
+    let initial = state_ids(&trace.initial_state);
+    let per_step: Vec<serde_json::Value> = trace.states.iter().map(|s| state_ids(s)).collect();
+    let data = serde_json::json!({ "descs": descs, "initial": initial, "steps": per_step });
     let _ = writeln!(h, "<script type=\"application/json\" id=\"interleave-data\">{}</script>", script_json(&data));
     let _ = write!(h, "<script>\n{SCRIPT}</script>\n</body>\n</html>\n");
     h
@@ -446,7 +471,7 @@ main { display: grid; grid-template-columns: minmax(0, 1fr) minmax(18rem, 26rem)
   border-bottom: 2px solid var(--rule); z-index: 1; }
 #trace thead th.lane-head { border-bottom-width: 3px; }
 #trace td { padding: .15rem .5rem; vertical-align: top; border-left: 1px solid var(--rule); overflow-wrap: anywhere; }
-#trace tr.step { cursor: pointer; }
+#trace tr.step { cursor: pointer; scroll-margin-top: 3rem; }
 #trace tr.step:nth-child(even) td, #trace tr.step:nth-child(even) th { background: var(--row-alt); }
 #trace tr.step td.mine { border-left: 4px solid var(--lane); }
 #trace tr.step.selected td, #trace tr.step.selected th { background: var(--sel); }
@@ -514,8 +539,8 @@ const SCRIPT: &str = r##"(function () {
   var panel = document.getElementById("state-panel");
   var current = -1;
 
-  function descOf(step, object) {
-    var ids = data.steps[step] || [];
+  // The description of `object` in the state `ids` (a step's, or the initial one), or null.
+  function descIn(ids, object) {
     for (var k = 0; k < ids.length; k++) {
       var d = data.descs[ids[k]];
       if (d[0] === object) { return d[1]; }
@@ -537,12 +562,15 @@ const SCRIPT: &str = r##"(function () {
       p.textContent = "no model state was recorded for this step";
       objects.appendChild(p);
     } else {
+      // Before the first step an object that had not described itself yet is not known to be new.
+      var prev = n > 1 ? data.steps[n - 2] || [] : data.initial || [];
       ids.forEach(function (id) {
         var object = data.descs[id][0], text = data.descs[id][1];
-        var before = n > 1 ? descOf(n - 2, object) : null;
+        var before = descIn(prev, object);
+        var known = n > 1 || before !== null;
         var section = document.createElement("section");
         section.setAttribute("data-object", object);
-        if (n > 1 && before !== text) { section.className = "changed"; }
+        if (known && before !== text) { section.className = "changed"; }
         var h = document.createElement("h3");
         h.textContent = object;
         var pre = document.createElement("pre");
@@ -551,7 +579,7 @@ const SCRIPT: &str = r##"(function () {
           if (k > 0) { pre.appendChild(document.createTextNode("\n")); }
           var span = document.createElement("span");
           span.textContent = line;
-          if (n > 1 && old.indexOf(line) < 0) { span.className = "new"; }
+          if (known && old.indexOf(line) < 0) { span.className = "new"; }
           pre.appendChild(span);
         });
         section.appendChild(h);
@@ -664,6 +692,7 @@ mod tests {
             ],
             end: vec![format!("end {hostile}")],
             states: vec![vec![("fs".into(), "/x = \"1\"".into())], vec![("fs".into(), format!("/y = {hostile}"))]],
+            initial_state: vec![("fs".into(), format!("/x = {hostile}"))],
         };
         ReplayReport {
             scenario: "s".into(),
@@ -691,7 +720,9 @@ mod tests {
         assert!(!markup.contains("alert('x')"), "{markup}");
         assert!(markup.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"), "{markup}");
         let data: serde_json::Value = serde_json::from_str(json).unwrap();
-        assert_eq!(data["descs"][1][1], format!("/y = {hostile}"));
+        let descs = data["descs"].as_array().unwrap();
+        assert!(descs.contains(&serde_json::json!(["fs", format!("/y = {hostile}")])), "{data}");
+        assert!(descs.contains(&serde_json::json!(["fs", format!("/x = {hostile}")])), "{data}");
     }
 
     #[test]
@@ -720,9 +751,18 @@ mod tests {
             vec![("fs".to_string(), "/a = \"1\"\n/lock = \"101\"".to_string()), ("m".into(), "free".into())],
             vec![("fs".to_string(), "/a = \"2\"\n/removing = \"101\"".to_string()), ("m".into(), "held by A".into())],
         ];
-        assert!(changes(&states, 0).is_empty(), "the state before the first step is unknown");
+        assert!(changes(&[], &states, 0).is_empty(), "the state before the first step is unknown");
+        let initial = vec![("fs".to_string(), "/a = \"0\"".to_string())];
         assert_eq!(
-            changes(&states, 1),
+            changes(&initial, &states, 0),
+            [
+                ("fs".to_string(), "/a = \"1\"".to_string(), Change::Added),
+                ("fs".to_string(), "/lock = \"101\"".to_string(), Change::Added),
+            ],
+            "m had not described itself before the first step"
+        );
+        assert_eq!(
+            changes(&initial, &states, 1),
             [
                 ("fs".to_string(), "/a = \"2\"".to_string(), Change::Added),
                 ("fs".to_string(), "/removing = \"101\"".to_string(), Change::Added),
