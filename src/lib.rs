@@ -133,8 +133,8 @@
 //!
 //! **5. Your own command line**: a binary (`src/main.rs`, or a `[[test]]` with `harness = false`) that
 //! is `interleave::cli::main(&[&session_history::SCENARIO, …])` gives `cargo run -- list`, `check`,
-//! `replay`, `nightly` (the randomized run for CI, with fixtures and JUnit) and `bench` over your
-//! scenarios.
+//! `replay`, `render` (a counterexample as a self-contained HTML page, [`html`]), `nightly` (the
+//! randomized run for CI, with fixtures and JUnit) and `bench` over your scenarios.
 //!
 //! # The step contract
 //!
@@ -163,6 +163,7 @@ pub use harness::*;
 pub use models::{event_loop, fs, go_map, process};
 
 pub mod cli;
+pub mod html;
 pub mod internal;
 pub mod testing;
 

@@ -150,6 +150,11 @@ pub struct Trace {
     /// step `i` (see `Ctx::describe`). Empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub states: Vec<Vec<(String, String)>>,
+    /// With descriptions on, the state of every model object that described itself before the
+    /// first step (after the scenario's setup), so that what the first step changed is known too.
+    /// Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub initial_state: Vec<(String, String)>,
 }
 
 impl Trace {

@@ -661,6 +661,10 @@ impl World {
         let mut st = self.st();
         st.turn = None;
         st.threads[me].status = Status::Running;
+        if st.describe && st.record && st.steps == 0 {
+            let before: Vec<(String, String)> = st.describers.iter().map(|(o, d)| (o.clone(), d())).collect();
+            st.trace.initial_state = before;
+        }
         drop(st);
         let (r, mut step) = {
             let _in = InStep::enter(&self.in_step);

@@ -20,7 +20,7 @@ pub use std_fs::{
 };
 
 use harness::{Ctx, Step};
-use state::{Errno, Fd, FlockOp, FsState, OpenFlags, ProcId};
+use state::{DirChange, Errno, Fd, FlockOp, FsState, OpenFlags, ProcId};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A file system shared by the threads (processes) of one execution.
@@ -119,7 +119,7 @@ pub fn describe_state(st: &FsState) -> String {
     let mut dirs = vec!["/".to_string()];
     while let Some(dir) = dirs.pop() {
         if let Some(changes) = st.pending_dir_changes(&dir).filter(|c| !c.is_empty()) {
-            let shown: Vec<String> = changes.iter().map(|c| format!("{c:?}")).collect();
+            let shown: Vec<String> = changes.iter().map(show_dir_change).collect();
             out.push(format!("{dir}: not yet durable: {}", shown.join(", ")));
         }
         let Ok(names) = st.readdir(&dir) else { continue };
@@ -149,6 +149,18 @@ pub fn describe_state(st: &FsState) -> String {
         "no files".into()
     } else {
         out.join("\n")
+    }
+}
+
+/// One entry change of a directory not yet durable, in a few words: `created a`, `removed a`,
+/// `replaced a`, `renamed a → b` (inode numbers mean nothing to a reader of the page).
+fn show_dir_change(change: &DirChange) -> String {
+    match change {
+        DirChange::Link { name, .. } => format!("created {name}"),
+        DirChange::Unlink { name, .. } => format!("removed {name}"),
+        DirChange::Replace { name, .. } => format!("replaced {name}"),
+        DirChange::Rename { from, to, replaced: None, .. } => format!("renamed {from} → {to}"),
+        DirChange::Rename { from, to, replaced: Some(_), .. } => format!("renamed {from} → {to} (over the old {to})"),
     }
 }
 
