@@ -30,7 +30,7 @@ fn write_state_and_read_all_on_a_real_directory() {
     let d = TempDir::new("ws");
     let s = State { id: "w".into(), v: 1 };
     write_state(&d.0, &s).unwrap();
-    assert_eq!(read_all(&d.0).unwrap(), [s.clone()]);
+    assert_eq!(read_all(&d.0).unwrap(), std::slice::from_ref(&s));
     let s2 = State { id: "w".into(), v: 2 };
     write_state_fixed(&d.0, &s2, "1").unwrap();
     assert_eq!(read_all(&d.0).unwrap(), [s2]);
