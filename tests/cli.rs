@@ -39,8 +39,8 @@ fn bad_input_exits_2_with_what_is_valid() {
         (&["check", "--strategy", "pct", "--max-preemptions", "1"], "only --strategy bounded takes it"),
         (&["replay", "garbage"], "malformed replay string"),
         (&["replay", "iv9:worker-state/buggy:12:00000000"], "unsupported replay format"),
-        (&["replay", "iv1:worker-state/buggy:122222111:b8951b19"], "checksum"),
-        (&["replay", "iv1:worker-state/buggy:122222111:b8951b1"], "checksum"),
+        (&["replay", "iv1:worker-state/buggy:00122222222222111100:a4e76224"], "checksum"),
+        (&["replay", "iv1:worker-state/buggy:00122222222222111100:a4e7622"], "checksum"),
         (&["replay", "iv1:../../etc/passwd:1:00000000"], "<scenario>/<variant>"),
         (&["nonsense"], "unrecognized subcommand"),
     ];
@@ -393,7 +393,7 @@ fn a_write_error_on_stdout_other_than_a_closed_pipe_exits_2_and_says_so() {
     for args in [
         &["list"][..],
         &["check", "worker-state/buggy", "--json"],
-        &["replay", "iv1:worker-state/buggy:122222111:b8951b18"],
+        &["replay", "iv1:worker-state/buggy:00122222222222111100:a4e76223"],
     ] {
         let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
         let o = Command::new(common::exe()).args(args).stdout(full).output().unwrap();

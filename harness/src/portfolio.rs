@@ -121,7 +121,16 @@ pub fn run(
     'rounds: while spent < budget && states.iter().any(|(_, _, done)| !done) {
         let size = 1usize << round.min(20);
         round += 1;
-        for (_, state, done) in states.iter_mut().filter(|(_, _, done)| !*done) {
+        // The round the budget cannot pay in full is the last: the systematic member goes first in
+        // it, because only it can turn a `holds` into a proof, and the samplers have had their
+        // chances in every round before.
+        let active = states.iter().filter(|(_, _, done)| !*done).count();
+        let mut order: Vec<usize> = (0..states.len()).filter(|&i| !states[i].2).collect();
+        if active.saturating_mul(size) > budget - spent {
+            order.sort_by_key(|&i| states[i].0 != Member::Bounded);
+        }
+        for i in order {
+            let (_, state, done) = &mut states[i];
             let size = size.min(budget - spent);
             if size == 0 {
                 break 'rounds;

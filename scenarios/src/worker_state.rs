@@ -27,12 +27,20 @@
 //! `O_CREAT|O_EXCL`), fsyncs it, renames it and fsyncs the directory.
 //!
 //! Modeling choices: the unique temporary name is derived from the writer's identity rather than
-//! drawn at random, because randomness the scheduler does not control stays out of models;
-//! `fs::read`'s `statx` for a size hint is not modeled, since its result only sizes a buffer.
+//! drawn at random, because randomness the scheduler does not control stays out of models. The
+//! code is written with `interleave::fs`, shaped like `std::fs`, so each call makes the system
+//! calls the real one makes (`fs::read` is `open`, `statx`, `read`s, `close`; `read_dir` is
+//! `open`, `statx`, `getdents64` twice, `close`); the worker and `read_all` are two processes
+//! (`interleave::process::Builder`), each with its own descriptors. A short-write loop is the
+//! file system's: `Fs::limit_writes` makes each `write(2)` write at most a chunk, and `write_all`
+//! loops. Invariant (b) is the file system's own record of every step that took the last name of a
+//! file open for writing, checked at the end.
 
-use interleave::fs::state::{Errno, OpenFlags};
-use interleave::fs::{Fs, FsProc};
+use interleave::fs::{self, Fs};
+use interleave::process::Builder;
+use interleave::sync::Arc;
 use interleave::{Ctx, Expect, Invariant, Param, Scenario, Source, Trace, Variant, Witness};
+use std::io::{self, Write as _};
 
 const DIR: &str = "/state";
 const PATH: &str = "/state/w.json";
@@ -80,39 +88,40 @@ enum Write {
     UniqueTemp,
 }
 
-/// `write_state` as each variant implements it.
-fn write_state(p: &FsProc, how: Write, data: &[u8], writer: &str, chunks: usize) -> Result<(), Errno> {
+/// `write_state` as each variant implements it: ordinary Rust, with `fs` from `interleave`.
+fn write_state(how: Write, data: &[u8], writer: &str) -> io::Result<()> {
     match how {
-        Write::InPlace => p.write_file(PATH, data, chunks),
+        Write::InPlace => fs::write(PATH, data),
         Write::FixedTemp => {
             let tmp = format!("{PATH}.tmp");
-            p.write_file(&tmp, data, chunks)?;
-            p.rename(&tmp, PATH) // the audit's fix: rename is atomic
+            fs::write(&tmp, data)?;
+            fs::rename(&tmp, PATH) // the audit's fix: rename is atomic
         }
         Write::UniqueTemp => {
-            // A name no other write uses, created exclusively: no writer ever opens another's file.
+            // A name no other write uses, created exclusively (tempfile's NamedTempFile): no
+            // writer ever opens another's file.
             let tmp = format!("{DIR}/.w.json.{writer}");
-            let fd = p.open(&tmp, OpenFlags::O_WRONLY.creat().excl())?;
-            let written = p.write_chunks(fd, data, chunks).and_then(|()| p.fsync(fd));
-            let closed = p.close(fd);
-            written.and(closed)?;
-            p.rename(&tmp, PATH)?;
-            let dir = p.open(DIR, OpenFlags::O_RDONLY.directory())?;
-            let synced = p.fsync(dir); // the rename is durable once the directory is synced
-            let closed = p.close(dir);
-            synced.and(closed)
+            let mut f = fs::OpenOptions::new().read(true).write(true).create_new(true).open(&tmp)?;
+            f.write_all(data)?;
+            f.sync_all()?;
+            drop(f);
+            fs::rename(&tmp, PATH)?; // persist()
+            fs::File::open(DIR)?.sync_all() // the rename is durable once the directory is synced
         }
     }
 }
 
 /// `read_all`: list the directory, read every `*.json`; skip what fails to read, delete what
 /// fails to parse.
-fn read_all(ctx: &Ctx, p: &FsProc) -> usize {
-    let Ok(names) = p.readdir(DIR) else { return 0 };
+fn read_all(ctx: &Ctx) -> usize {
+    let Ok(entries) = fs::read_dir(DIR) else { return 0 };
     let mut parsed = 0;
-    for name in names.iter().filter(|n| n.ends_with(".json")) {
-        let path = format!("{DIR}/{name}");
-        let Ok(data) = p.read_file(&path) else {
+    for entry in entries {
+        let Ok(path) = entry.map(|e| e.path()) else { continue };
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let Ok(data) = fs::read(&path) else {
             ctx.note("read failed → skip");
             continue;
         };
@@ -120,82 +129,62 @@ fn read_all(ctx: &Ctx, p: &FsProc) -> usize {
             Ok(_) => parsed += 1,
             Err(e) => {
                 ctx.note(format!("parse: {e} → delete"));
-                let _ = p.unlink(&path);
+                let _ = fs::remove_file(&path);
             }
         }
     }
     parsed
 }
 
-/// The shared setup and threads: `writers` update worker `w`'s state while `read_all` runs.
+/// What each writer process's `write_state` returned, and the crash point right after its last
+/// step: written by the process itself after its last step, read once it has exited.
+type Returned = Arc<std::sync::Mutex<Vec<(String, Result<(), String>, usize)>>>;
+
+/// The shared setup and processes: `writers` update worker `w`'s state while `read_all` runs.
 fn run(ctx: &Ctx, how: Write) {
     let writers = ctx.param("writers");
     let chunks = ctx.param("chunks");
     let fs = Fs::current();
     fs.setup_dir(DIR);
     fs.setup_file(PATH, OLD);
+    // write_state's write(2)s are short (a short-write loop): a reader can see a prefix.
+    fs.limit_writes(NEW.len().div_ceil(chunks));
     // Only the fixed variant claims crash consistency; the others are not checked for it.
     let crash_check = matches!(how, Write::UniqueTemp);
     if crash_check {
         fs.track_crashes();
     }
 
-    // (b) is checked after every step: a writer process's open descriptor on an inode that has no
-    // name left means read_all (the only code here that removes names) deleted a live file.
-    let watch = fs.clone();
-    ctx.always(&NO_DELETE_WHILE_WRITING, move || {
-        watch.inspect(|st| {
-            for pid in 1..=writers as u32 {
-                for fd in 3..8 {
-                    let fd = interleave::fs::state::Fd(fd);
-                    if let Some(ino) = st.fd_ino(interleave::fs::state::ProcId(pid), fd) {
-                        if st.links(ino) == 0 && !st.open_writers(ino).is_empty() {
-                            return Err(format!(
-                                "inode {ino} lost its last name while writer {pid} has it open as fd {fd}"
-                            ));
-                        }
-                    }
-                }
-            }
-            Ok(())
-        })
-    });
-
-    let mut handles = Vec::new();
+    let returned: Returned = Arc::default();
+    let mut children = Vec::new();
     for i in 0..writers {
         let name = if writers == 1 { "writer".to_string() } else { format!("writer{}", i + 1) };
-        let p = fs.process(i as u32 + 1);
         let data = [NEW, NEW_B, NEW_C][i % 3];
-        let me = name.clone();
-        handles.push((
-            name,
-            ctx.spawn(&me.clone(), move || {
-                let r = write_state(&p, how, data, &me, chunks);
-                // The crash point right after write_state's last step (0 unless crashes are tracked).
-                (r, p.crash_point_of_last_step())
-            }),
-        ));
+        let (me, done) = (name.clone(), Arc::clone(&returned));
+        children.push(
+            Builder::new(name)
+                .spawn(move || {
+                    let r = write_state(how, data, &me).map_err(|e| e.to_string());
+                    // The crash point right after write_state's last step (0 unless tracked).
+                    let at = Fs::current().crash_point_of_caller();
+                    done.lock().unwrap_or_else(|e| e.into_inner()).push((me, r, at));
+                })
+                .expect("the PID space has room"),
+        );
     }
-    let reader = fs.process(100);
     let c = ctx.clone();
-    let r = ctx.spawn("reader", move || read_all(&c, &reader));
-
-    let mut results: Vec<(String, Result<(), Errno>)> = Vec::new();
-    // The crash point at which each write_state that returned Ok had returned.
-    let mut returned_at = Vec::new();
-    for (n, h) in handles {
-        let (res, at) = h.join().unwrap();
-        if res.is_ok() {
-            returned_at.push(at);
-        }
-        results.push((n, res));
+    children.push(Builder::new("reader").spawn(move || _ = read_all(&c)).expect("the PID space has room"));
+    for mut child in children {
+        let _ = child.wait();
     }
-    r.join().unwrap();
 
-    let any_ok = results.iter().any(|(_, r)| r.is_ok());
-    let returned: Vec<String> = results
+    let mut results = returned.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    results.sort();
+    let any_ok = results.iter().any(|(_, r, _)| r.is_ok());
+    let returned_at: Vec<usize> = results.iter().filter(|(_, r, _)| r.is_ok()).map(|(_, _, at)| *at).collect();
+    let shown_results: Vec<String> = results
         .iter()
-        .map(|(n, r)| match r {
+        .map(|(n, r, _)| match r {
             Ok(()) => format!("{n}'s write_state returned Ok"),
             Err(e) => format!("{n}'s write_state returned {e}"),
         })
@@ -206,7 +195,13 @@ fn run(ctx: &Ctx, how: Write) {
         None => format!("\"{PATH}\" missing"),
         Some(d) => format!("\"{PATH}\" = {}", interleave::fs::show_bytes(d)),
     };
-    ctx.end(format!("{shown}; {}", returned.join(", ")));
+    ctx.end(format!("{shown}; {}", shown_results.join(", ")));
+    // (b): the file system records every step that took the last name of a file open for writing.
+    if let Some(lost) = fs.lost_while_writing().first() {
+        ctx.check(&NO_DELETE_WHILE_WRITING, false, || {
+            format!("{} took the last name of a file a writer had open for writing", lost.call)
+        });
+    }
     ctx.check(&SURVIVES, !any_ok || parses, || {
         if final_state.is_none() {
             format!("\"{PATH}\" is missing though write_state returned Ok")

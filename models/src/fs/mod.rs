@@ -197,6 +197,13 @@ impl Fs {
         *self.crashes.lock().unwrap_or_else(|e| e.into_inner()) = Some(vec![CrashPoint { after_steps: 0, states }]);
     }
 
+    /// The crash point recorded right after the calling thread's process's last step (see
+    /// [`FsProc::crash_point_of_last_step`]): only that process's own steps change it.
+    pub fn crash_point_of_caller(&self) -> usize {
+        let id = crate::process::current_member().map_or(crate::process::PROGRAM_FS_ID, |m| m.fs_id());
+        self.process(id.0).crash_point_of_last_step()
+    }
+
     /// Every step so far that took the last name of a file a descriptor had open for writing
     /// (`read_all` deleting the file a worker is writing, say). A read of the model: for end checks.
     pub fn lost_while_writing(&self) -> Vec<LostWhileWriting> {
@@ -267,9 +274,21 @@ impl Fs {
         let watched = Arc::clone(&self.state);
         // Crash states and `always` invariants see the whole file system at once: then a step is
         // on all of it.
-        let whole = || self.crashes.lock().unwrap_or_else(|e| e.into_inner()).is_some() || self.ctx.has_always();
+        //
+        // Crash states are the one exception short of that: every crash point sees every inode, so
+        // every call that may change a file's contents or a directory's names (`Touch::Changes`:
+        // an `open` that creates or truncates, a write, an fsync, a rename …) is also on
+        // `fs/durable`, which orders all of them. A call that never does (a read, a `statx`, a
+        // `getdents64`, an `flock`, a `close`: crash states do not see descriptors, and what a
+        // close frees is what no crash state needs) leaves every crash state as it was, and stays
+        // on its own parts. Which calls are which is decided by the call, never by what one
+        // execution's state made it do: whether an fsync of an unlinked file matters to a crash
+        // depends on a directory fsync on other parts, so a per-execution answer would let two
+        // steps that do not commute pass as independent.
+        let changes = touch.iter().any(|t| matches!(t, Touch::Changes));
+        let tracking = || self.crashes.lock().unwrap_or_else(|e| e.into_inner()).is_some();
         let before = || -> Option<String> {
-            if whole() {
+            if self.ctx.has_always() {
                 return None;
             }
             let st = self.st();
@@ -277,6 +296,9 @@ impl Fs {
             // A call that may create an inode takes the next inode number.
             if touch.iter().any(|t| matches!(t, Touch::Path(p) if !st.exists(p))) {
                 objects.insert("fs/alloc".into());
+            }
+            if changes && tracking() {
+                objects.insert(DURABLE.into());
             }
             Some(objects.into_iter().collect::<Vec<_>>().join("+"))
         };
@@ -290,6 +312,9 @@ impl Fs {
                 if touch.iter().any(|t| matches!(t, Touch::Path(p) if !st.exists(p))) {
                     objects.insert("fs/alloc".into());
                 }
+                if changes && tracking() {
+                    objects.insert(DURABLE.into());
+                }
                 let orphans_before = st.nameless_open_for_write();
                 let (r, call, result) = op(&mut st);
                 objects.extend(footprint(&st, by, touch));
@@ -300,14 +325,13 @@ impl Fs {
                     }
                 }
                 let mut crashes = self.crashes.lock().unwrap_or_else(|e| e.into_inner());
-                let tracking = crashes.is_some();
                 if let Some(points) = crashes.as_mut() {
                     let after_steps = points.len();
                     points.push(CrashPoint { after_steps, states: crash::crash_states(&st) });
                     self.last_points.lock().unwrap_or_else(|e| e.into_inner()).insert(by, after_steps);
                 }
                 let step = Step::new(call, result);
-                let fine = !tracking && !self.ctx.has_always();
+                let fine = !self.ctx.has_always();
                 let step = if fine {
                     Step { object: objects.into_iter().collect::<Vec<_>>().join("+"), ..step }
                 } else {
@@ -326,6 +350,10 @@ impl Fs {
     }
 }
 
+/// The part every step that changes an inode is on while crash states are tracked (see
+/// [`Fs::track_crashes`]).
+const DURABLE: &str = "fs/durable";
+
 /// What a system call resolves and uses, for its footprint.
 #[derive(Clone, Copy, Debug)]
 enum Touch<'a> {
@@ -335,6 +363,8 @@ enum Touch<'a> {
     Fd(Fd),
     /// The process's descriptor table (an `open` allocates a descriptor, a `close` frees one).
     Table,
+    /// The call may change a file's contents or a directory's entries (so what a crash leaves).
+    Changes,
 }
 
 /// The objects a system call of process `by` reads or changes, as parts of the file system:
@@ -371,6 +401,7 @@ fn footprint(st: &FsState, by: ProcId, touch: &[Touch<'_>]) -> std::collections:
             Touch::Table => {
                 out.insert(format!("fs/fds:{}", by.0));
             }
+            Touch::Changes => {}
         }
     }
     out
@@ -403,7 +434,8 @@ impl FsProc {
     /// `open(path, flags)`.
     pub fn open(&self, path: &str, flags: OpenFlags) -> Result<Fd, Errno> {
         let p = self.pid;
-        self.step(&[Touch::Path(path), Touch::Table], |st| {
+        let changes = if flags.create || flags.trunc { Touch::Changes } else { Touch::Table };
+        self.step(&[Touch::Path(path), Touch::Table, changes], |st| {
             let r = st.open(p, path, flags);
             let res = shown(&r, |fd| format!("fd {fd}"));
             (r, format!("open(\"{path}\", {flags})"), res)
@@ -416,7 +448,7 @@ impl FsProc {
         let p = self.pid;
         let limit = *self.fs.write_limit.lock().unwrap_or_else(|e| e.into_inner());
         let data = &data[..limit.map_or(data.len(), |m| m.min(data.len()))];
-        self.step(&[Touch::Fd(fd)], |st| {
+        self.step(&[Touch::Fd(fd), Touch::Changes], |st| {
             let r = st.write(p, fd, data);
             let res = shown(&r, |n| n.to_string());
             (r, format!("write(fd {fd}, {})", show_bytes(data)), res)
@@ -446,7 +478,7 @@ impl FsProc {
     /// `fsync(fd)`: of a file, makes its contents durable; of a directory, its entries.
     pub fn fsync(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        self.step(&[Touch::Fd(fd)], |st| {
+        self.step(&[Touch::Fd(fd), Touch::Changes], |st| {
             let r = st.fsync(p, fd);
             let res = shown(&r, |_| "ok".into());
             (r, format!("fsync(fd {fd})"), res)
@@ -455,7 +487,7 @@ impl FsProc {
 
     /// `unlink(path)`.
     pub fn unlink(&self, path: &str) -> Result<(), Errno> {
-        self.step(&[Touch::Path(path)], |st| {
+        self.step(&[Touch::Path(path), Touch::Changes], |st| {
             let r = st.unlink(path);
             let res = shown(&r, |_| "ok".into());
             (r, format!("unlink(\"{path}\")"), res)
@@ -464,7 +496,7 @@ impl FsProc {
 
     /// `rename(from, to)`: atomically replaces `to`.
     pub fn rename(&self, from: &str, to: &str) -> Result<(), Errno> {
-        self.step(&[Touch::Path(from), Touch::Path(to)], |st| {
+        self.step(&[Touch::Path(from), Touch::Path(to), Touch::Changes], |st| {
             let r = st.rename(from, to);
             let res = shown(&r, |_| "ok".into());
             (r, format!("rename(\"{from}\", \"{to}\")"), res)
@@ -475,7 +507,7 @@ impl FsProc {
     /// for commentary that needs the state the rename left (say, whose file it moved). `then`
     /// must not change anything.
     pub fn rename_then<R>(&self, from: &str, to: &str, then: impl FnOnce(&FsState) -> R) -> (Result<(), Errno>, R) {
-        self.step(&[Touch::Path(from), Touch::Path(to)], |st| {
+        self.step(&[Touch::Path(from), Touch::Path(to), Touch::Changes], |st| {
             let r = st.rename(from, to);
             let res = shown(&r, |_| "ok".into());
             let seen = then(st);
@@ -515,7 +547,7 @@ impl FsProc {
     /// `ftruncate(fd, len)`.
     pub fn ftruncate(&self, fd: Fd, len: u64) -> Result<(), Errno> {
         let p = self.pid;
-        self.step(&[Touch::Fd(fd)], |st| {
+        self.step(&[Touch::Fd(fd), Touch::Changes], |st| {
             let r = st.ftruncate(p, fd, len);
             let res = shown(&r, |_| "ok".into());
             (r, format!("ftruncate(fd {fd}, {len})"), res)
@@ -526,7 +558,7 @@ impl FsProc {
     /// things durable as `fsync`.
     pub fn fdatasync(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        self.step(&[Touch::Fd(fd)], |st| {
+        self.step(&[Touch::Fd(fd), Touch::Changes], |st| {
             let r = st.fsync(p, fd);
             let res = shown(&r, |_| "ok".into());
             (r, format!("fdatasync(fd {fd})"), res)
@@ -557,7 +589,7 @@ impl FsProc {
 
     /// `mkdir(path)`.
     pub fn mkdir(&self, path: &str) -> Result<(), Errno> {
-        self.step(&[Touch::Path(path)], |st| {
+        self.step(&[Touch::Path(path), Touch::Changes], |st| {
             let r = st.mkdir(path);
             let res = shown(&r, |_| "ok".into());
             (r, format!("mkdir(\"{path}\")"), res)
@@ -566,7 +598,7 @@ impl FsProc {
 
     /// `rmdir(path)`.
     pub fn rmdir(&self, path: &str) -> Result<(), Errno> {
-        self.step(&[Touch::Path(path)], |st| {
+        self.step(&[Touch::Path(path), Touch::Changes], |st| {
             let r = st.rmdir(path);
             let res = shown(&r, |_| "ok".into());
             (r, format!("rmdir(\"{path}\")"), res)
