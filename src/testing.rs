@@ -84,14 +84,11 @@ fn report(
 /// it names `scenario`. Returns whether the test's normal work should be skipped.
 fn special(scenario: &'static Scenario) -> bool {
     if let Ok(spec) = std::env::var(harness::LOOM_CHILD_ENV) {
-        let mut parts = spec.splitn(3, '|');
-        let (target, bound, fingerprint) = (parts.next(), parts.next(), parts.next());
-        let Some(target) = target else { return true };
-        if target.split('/').next() != Some(scenario.name) {
+        // `<scenario>/<variant>|…`: the child of another test of the same binary leaves it.
+        if spec.split('/').next() != Some(scenario.name) {
             return true;
         }
-        let code = loom_child(scenario, target, bound.unwrap_or(""), fingerprint.unwrap_or(""));
-        std::process::exit(code);
+        std::process::exit(loom_child(scenario));
     }
     if let Ok(replay) = std::env::var(REPLAY_ENV) {
         match ReplayString::parse(&replay) {
@@ -107,12 +104,12 @@ fn special(scenario: &'static Scenario) -> bool {
 }
 
 #[cfg(feature = "loom")]
-fn loom_child(scenario: &'static Scenario, target: &str, bound: &str, fingerprint: &str) -> i32 {
-    harness::loom_run::child_run(&[scenario], target, bound, fingerprint)
+fn loom_child(scenario: &'static Scenario) -> i32 {
+    harness::loom_run::child_main(&[scenario])
 }
 
 #[cfg(not(feature = "loom"))]
-fn loom_child(_: &'static Scenario, _: &str, _: &str, _: &str) -> i32 {
+fn loom_child(_: &'static Scenario) -> i32 {
     println!("INTERLEAVE-ERROR this test binary was built without interleave's loom feature");
     2
 }

@@ -36,6 +36,10 @@ pub struct CheckOptions {
     pub minimize_budget: usize,
     /// Whether to minimize and render a counterexample (the benchmark measures finding alone).
     pub minimize: bool,
+    /// The most executions each loom run of the `exhaustive` strategy may take before it stops
+    /// and reports itself incomplete (by default [`crate::loom_run::MAX_PERMUTATIONS`]). A capped
+    /// loom run proves nothing and never counts against another run's verdict.
+    pub loom_cap: usize,
 }
 
 impl Default for CheckOptions {
@@ -48,6 +52,7 @@ impl Default for CheckOptions {
             child_mode: ChildMode::Cli,
             minimize_budget: 50_000,
             minimize: true,
+            loom_cap: crate::loom_run::MAX_PERMUTATIONS,
         }
     }
 }
@@ -608,7 +613,7 @@ fn exhaustive_runs(
     let launch = crate::loom_run::Launch { exe, mode: opts.child_mode.clone() };
     let fp = fingerprint(scenario, variant);
     for bound in crate::loom_run::BOUNDS.into_iter().filter(|_| threads <= loom_max) {
-        let r = match crate::loom_run::loom_child(&launch, scenario.name, variant.name, bound, &fp) {
+        let r = match crate::loom_run::loom_child(&launch, scenario.name, variant.name, bound, opts.loom_cap.max(2), &fp) {
             Ok(r) => r,
             Err(e) if e.kind == ErrorKind::Unsupported => {
                 notes.push(format!("loom skipped: {e}; the verdict rests on the step-level search alone"));
@@ -625,7 +630,9 @@ fn exhaustive_runs(
     // shuttle's dfs counts where it completes; the harness's own step-level search always does on
     // the catalog's variants.
     let n = opts.iterations.max(1);
-    let r = shuttle_free(variant, DfsScheduler::new(Some(n), false), n);
+    // shuttle's dfs is only a count to compare with: it gets at most 3,000 executions.
+    let shuttle_n = n.min(3_000);
+    let r = shuttle_free(variant, DfsScheduler::new(Some(shuttle_n), false), shuttle_n);
     if r.complete || r.counterexample.is_some() {
         runs.push((run_report("shuttle dfs".into(), "shuttle", None, &r), r));
     }

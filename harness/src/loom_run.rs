@@ -29,7 +29,8 @@ pub const BOUNDS: [Option<usize>; 4] = [None, Some(1), Some(2), Some(3)];
 /// The most threads loom runs, the main one included (`loom::MAX_THREADS`, not configurable).
 pub const MAX_THREADS: usize = 5;
 
-/// The most loom executions one run may take before it is reported incomplete.
+/// The most loom executions one run may take before it is reported incomplete, by default (see
+/// [`crate::CheckOptions::loom_cap`]).
 pub const MAX_PERMUTATIONS: usize = 250_000;
 
 struct Shared {
@@ -50,12 +51,12 @@ fn outcome_with_witnesses(variant: &Variant, world: &World) -> ExecOutcome {
 }
 
 /// Explores `variant` with loom in this process. Only the child process calls this.
-pub fn loom_explore(variant: &'static Variant, bound: Option<usize>) -> FreeResult {
+pub fn loom_explore(variant: &'static Variant, bound: Option<usize>, cap: usize) -> FreeResult {
     let shared = Arc::new(Mutex::new(Shared { world: None, result: FreeResult::default() }));
     *lock(&CURRENT) = Some(Arc::clone(&shared));
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = bound;
-    builder.max_permutations = Some(MAX_PERMUTATIONS);
+    builder.max_permutations = Some(cap);
     builder.max_duration = None;
     builder.max_branches = 100_000;
     builder.checkpoint_file = None;
@@ -102,8 +103,8 @@ pub fn loom_explore(variant: &'static Variant, bound: Option<usize>) -> FreeResu
         }
     }
     // loom stops *before* the execution that would reach `max_permutations`, so a capped run
-    // ends at MAX_PERMUTATIONS - 1 executions; only a run that ended sooner covered everything.
-    s.result.complete = !s.result.decisive() && s.result.executions + 1 < MAX_PERMUTATIONS;
+    // ends at `cap - 1` executions; only a run that ended sooner covered everything.
+    s.result.complete = !s.result.decisive() && s.result.executions + 1 < cap;
     std::mem::take(&mut s.result)
 }
 
@@ -139,18 +140,26 @@ use crate::LOOM_CHILD_ENV as CHILD_ENV;
 /// result line and returns the exit status.
 pub fn child_main(catalog: &[&'static Scenario]) -> i32 {
     let spec = std::env::var(CHILD_ENV).unwrap_or_default();
-    let mut parts = spec.splitn(3, '|');
-    let (Some(target), Some(bound), Some(fingerprint)) = (parts.next(), parts.next(), parts.next()) else {
-        println!("INTERLEAVE-ERROR {CHILD_ENV} must be <scenario>/<variant>|<bound|unbounded>|<fingerprint>");
+    let mut parts = spec.splitn(4, '|');
+    let (Some(target), Some(bound), Some(cap), Some(fingerprint)) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        println!("INTERLEAVE-ERROR {CHILD_ENV} must be <scenario>/<variant>|<bound|unbounded>|<cap>|<fingerprint>");
         return 2;
     };
-    child_run(catalog, target, bound, fingerprint)
+    let cap = match cap.parse::<usize>() {
+        Ok(c) if c >= 2 => c,
+        _ => {
+            println!("INTERLEAVE-ERROR the loom child's cap is a number of executions of at least 2, not {cap}");
+            return 2;
+        }
+    };
+    child_run(catalog, target, bound, cap, fingerprint)
 }
 
 /// Runs the loom exploration a parent asked for: `target` among `scenarios`, with `bound`, after
 /// checking that the child's scenario has the parent's `fingerprint`. Prints the result line and
 /// returns the exit status.
-pub fn child_run(scenarios: &[&'static Scenario], target: &str, bound: &str, fingerprint: &str) -> i32 {
+pub fn child_run(scenarios: &[&'static Scenario], target: &str, bound: &str, cap: usize, fingerprint: &str) -> i32 {
     let refuse = |message: String| {
         println!("INTERLEAVE-ERROR {message}");
         2
@@ -207,7 +216,7 @@ pub fn child_run(scenarios: &[&'static Scenario], target: &str, bound: &str, fin
             previous(info);
         }
     }));
-    let r = loom_explore(variant, bound);
+    let r = loom_explore(variant, bound, cap);
     println!("INTERLEAVE-RESULT {}", result_json(&r));
     0
 }
@@ -235,13 +244,14 @@ pub fn loom_child(
     scenario: &str,
     variant: &str,
     bound: Option<usize>,
+    cap: usize,
     fingerprint: &str,
 ) -> Result<FreeResult, Error> {
     let bound_arg = bound.map_or("unbounded".to_string(), |b| b.to_string());
     let target = format!("{scenario}/{variant}");
     let exe = &launch.exe;
     let mut cmd = Command::new(exe);
-    cmd.env(CHILD_ENV, format!("{target}|{bound_arg}|{fingerprint}"));
+    cmd.env(CHILD_ENV, format!("{target}|{bound_arg}|{cap}|{fingerprint}"));
     match &launch.mode {
         crate::check::ChildMode::Cli => {
             cmd.arg("__loom-child");

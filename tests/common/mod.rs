@@ -11,15 +11,33 @@ pub fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_interleave"))
 }
 
+/// The executions each loom run of a test may take.
+pub const LOOM_CAP: usize = 3_000;
+
+/// The step-level search's budget under `exhaustive` in tests: it must cover every `holds`.
+pub const EXHAUSTIVE_ITERATIONS: usize = 10_000;
+
 /// Checks `scenario/variant` with `strategy` and a fixed seed.
 pub fn check(scenario: &str, variant: &str, strategy: Strategy) -> VariantReport {
     check_with(scenario, variant, strategy, 3_000)
 }
 
 /// Checks `scenario/variant` with `strategy`, a fixed seed and `iterations` per run.
+///
+/// Under `exhaustive`, each loom run stops at [`LOOM_CAP`] executions (reported incomplete), and the
+/// step-level search has [`EXHAUSTIVE_ITERATIONS`]: `cargo test --features loom` stays within its
+/// time budget; `interleave check --strategy exhaustive` runs loom to its full cap.
 pub fn check_with(scenario: &str, variant: &str, strategy: Strategy, iterations: usize) -> VariantReport {
     let sel = select(scenarios::CATALOG, &[format!("{scenario}/{variant}")]).expect("a catalog variant");
-    let opts = CheckOptions { strategy, iterations, seed: 1, child_exe: Some(exe()), ..CheckOptions::default() };
+    let iterations = if strategy == Strategy::Exhaustive { iterations.max(EXHAUSTIVE_ITERATIONS) } else { iterations };
+    let opts = CheckOptions {
+        strategy,
+        iterations,
+        seed: 1,
+        child_exe: Some(exe()),
+        loom_cap: LOOM_CAP,
+        ..CheckOptions::default()
+    };
     check_variant(sel[0].0, sel[0].1, &opts).expect("a valid check")
 }
 
