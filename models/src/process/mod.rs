@@ -200,6 +200,27 @@ impl Procs {
         )
     }
 
+    /// [`Procs::exit`] made by the only thread process `pid` ever had, once it has closed every
+    /// file: its death then releases nothing in the file system, so the step is on the PID table
+    /// alone and commutes with every other process's file-system steps (a `processes+fs` step
+    /// would be ordered against each of them, multiplying the schedules to explore for nothing).
+    /// Falls back to [`Procs::exit`] when the process still holds a descriptor.
+    pub fn exit_alone(&self, pid: Pid, code: i32) -> Result<(), Errno> {
+        let id = self.st().proc_id(pid);
+        let holds = id.is_some_and(|id| self.fs.holds_files(crate::fs::state::ProcId(FS_PROC_BASE + id.0)));
+        if holds {
+            return self.exit(pid, code);
+        }
+        self.step(
+            |_| Ok(()),
+            |t| {
+                let r = t.exit(pid, code);
+                let res = shown(&r, |_| "ok".into());
+                (r.map(|_| ()), format!("exit({code}) of pid {pid}"), res)
+            },
+        )
+    }
+
     /// `kill(pid, sig)` through a raw PID: reaches whoever holds the PID now.
     pub fn kill(&self, pid: Pid, sig: Signal) -> Result<KillEffect, Errno> {
         self.death_step(
