@@ -6,7 +6,9 @@
 //! `src/main.rs`), so no file here names `crate::`.
 
 pub mod drain_starvation;
+pub mod nested_flock;
 pub mod process_kill;
+pub mod registry;
 pub mod save_durability;
 pub mod snapshot_submit;
 pub mod stale_lock;
@@ -22,4 +24,5 @@ pub static CATALOG: &[&Scenario] = &[
     &drain_starvation::SCENARIO,
     &stale_lock::SCENARIO,
     &save_durability::SCENARIO,
+    &nested_flock::SCENARIO,
 ];
