@@ -5,13 +5,20 @@
 //! cannot. The `interleave` executable compiles these sources in as a module (see its
 //! `src/main.rs`), so no file here names `crate::`.
 
+pub mod claim_toctou;
+pub mod cron_drain;
+pub mod doc_cycle;
 pub mod drain_starvation;
+pub mod lazy_parallel;
+pub mod load_save_footgun;
 pub mod nested_flock;
 pub mod process_kill;
 pub mod registry;
+pub mod registry_rmw;
 pub mod save_durability;
 pub mod snapshot_submit;
 pub mod stale_lock;
+pub mod watch_window;
 pub mod worker_state;
 
 use interleave::Scenario;
@@ -24,5 +31,11 @@ pub static CATALOG: &[&Scenario] = &[
     &drain_starvation::SCENARIO,
     &stale_lock::SCENARIO,
     &save_durability::SCENARIO,
+    &registry_rmw::SCENARIO,
     &nested_flock::SCENARIO,
+    &load_save_footgun::SCENARIO,
+    &claim_toctou::SCENARIO,
+    &watch_window::SCENARIO,
+    &lazy_parallel::SCENARIO,
+    &cron_drain::SCENARIO,
 ];

@@ -37,7 +37,6 @@
 //! change), so that both processes' changes can be checked at the end.
 
 use super::registry::{self, Code, Entry, Registry};
-use interleave::process;
 use interleave::{thread, Ctx, Expect, Invariant, Scenario, Source, Trace, Variant, Witness};
 
 /// Every registry change survives.
@@ -56,8 +55,8 @@ enum Nested {
 }
 
 /// `agent-doc resync`: one registry transaction that records pane `%1`'s new window and prunes.
-fn resync(code: Code, nested: Nested) {
-    let r = registry::with_registry(code, |registry| {
+fn resync(code: Code, nested: Nested) -> std::io::Result<()> {
+    let pruned = registry::with_registry(code, |registry| {
         if let Some(e) = registry.get_mut("s1") {
             e.window = "@2".into();
         }
@@ -70,26 +69,18 @@ fn resync(code: Code, nested: Nested) {
                 .join()
                 .unwrap(),
         }
-    });
-    if let Ok(Err(e)) | Err(e) = r.as_ref().map(|r| r.as_ref().map(|_| ())) {
-        Ctx::current().note(format!("resync failed: {e}"));
-    }
+    })?;
+    pruned.map(|_| ())
 }
 
 fn run(ctx: &Ctx, code: Code, nested: Nested) {
     let initial: Registry = [("s0".into(), Entry::new("%0", "old.md")), ("s1".into(), Entry::new("%1", "a.md"))].into();
     registry::setup(&initial);
     ctx.setup(format!("tmux panes alive: {}", ALIVE.join(", ")));
-    let mut resync = process::Builder::new("resync").spawn(move || resync(code, nested)).unwrap();
-    let mut claim = process::Builder::new("claim")
-        .spawn(move || {
-            if let Err(e) = registry::register_full(code, "s2", "%2", "b.md") {
-                Ctx::current().note(format!("claim failed: {e}"));
-            }
-        })
-        .unwrap();
-    let _ = resync.wait();
-    let _ = claim.wait();
+    let mut resync = registry::agent_doc("resync", move || resync(code, nested));
+    let mut claim = registry::agent_doc("claim", move || registry::register_full(code, "s2", "%2", "b.md"));
+    registry::succeeded(&mut resync);
+    registry::succeeded(&mut claim);
 
     let end = registry::on_disk();
     ctx.end(format!("{}: {}", registry::REGISTRY, end.as_ref().map_or_else(|e| e.clone(), registry::show)));

@@ -297,3 +297,22 @@ pub fn waited_for(t: &interleave::Trace, holder: &str, other: &str) -> bool {
     let open = format!("open(\"{LOCK}\"");
     held_intervals(t, holder).into_iter().any(|(from, to)| t.step_between(other, &open, from, to))
 }
+
+/// Starts `agent-doc <name>` as a process of its own (its own descriptors and `flock`s) that runs
+/// `main`; on an error it says so and exits with status 1, as `agent-doc` does.
+pub fn agent_doc(name: &str, main: impl FnOnce() -> io::Result<()> + Send + 'static) -> interleave::process::Child {
+    let who = name.to_string();
+    interleave::process::Builder::new(name)
+        .spawn(move || {
+            if let Err(e) = main() {
+                Ctx::current().note(format!("agent-doc {who}: error: {e}"));
+                interleave::process::exit(1);
+            }
+        })
+        .expect("the PID space has room")
+}
+
+/// Waits for an `agent-doc` process: whether it succeeded.
+pub fn succeeded(child: &mut interleave::process::Child) -> bool {
+    child.wait().is_ok_and(|s| s.success())
+}

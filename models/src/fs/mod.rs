@@ -35,6 +35,16 @@ pub struct Fs {
     last_points: Arc<Mutex<std::collections::BTreeMap<ProcId, usize>>>,
     /// What to call each process in reports (see [`Fs::name_process`]).
     names: Arc<Mutex<std::collections::BTreeMap<ProcId, String>>>,
+    /// The directories declared independent, if any (see [`Fs::independent_dirs`]).
+    split: Arc<Mutex<Option<Split>>>,
+}
+
+/// Directories whose steps commute with each other's (see [`Fs::independent_dirs`]), and the
+/// directory each open descriptor was opened in.
+#[derive(Default)]
+struct Split {
+    dirs: Vec<String>,
+    fds: std::collections::BTreeMap<(ProcId, Fd), usize>,
 }
 
 /// The durable states a crash right after a given step could leave.
@@ -156,15 +166,96 @@ impl Fs {
                 crashes: Arc::new(Mutex::new(None)),
                 last_points: Arc::default(),
                 names: Arc::default(),
+                split: Arc::default(),
             })
         })
         .0
         .clone()
     }
 
+    /// Declares `dirs` (absolute paths of existing, disjoint directories) independent: from now
+    /// on a step on a path inside one of them, or on a descriptor opened there, is a step on the
+    /// model object `fs:<dir>` rather than on `fs`, so that the searches (and loom) see steps in
+    /// different directories as commuting, which they do: no step names a file of two of them,
+    /// and no inode moves between them. Steps of two processes that work in different
+    /// directories then make one interleaving class instead of every ordering of their steps.
+    /// Call it in setup. Every later step must name paths inside one declared directory (a step
+    /// outside them, or a `rename` between two of them, is a misuse of the model); crash tracking
+    /// is refused; a process's death touches every declared directory.
+    pub fn independent_dirs(&self, dirs: &[&str]) {
+        let mut split = self.split.lock().unwrap_or_else(|e| e.into_inner());
+        *split = Some(Split { dirs: dirs.iter().map(|d| d.trim_end_matches('/').to_string()).collect(), ..Split::default() });
+        drop(split);
+        self.ctx.setup(format!("independent directories (each its own model object): {}", dirs.join(", ")));
+    }
+
+    /// Every model object this file system's steps can be on: `fs`, or `fs:<dir>` for each
+    /// independent directory, joined by `+` (what a process's death touches).
+    pub fn objects(&self) -> String {
+        match &*self.split.lock().unwrap_or_else(|e| e.into_inner()) {
+            None => "fs".into(),
+            Some(split) => split.dirs.iter().map(|d| format!("fs:{d}")).collect::<Vec<_>>().join("+"),
+        }
+    }
+
+    /// The object of a step on `paths`.
+    fn object_of_paths(&self, paths: &[&str]) -> (String, Option<usize>) {
+        let found = {
+            let split = self.split.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(split) = &*split else { return ("fs".into(), None) };
+            let dir_of = |path: &str| split.dirs.iter().position(|d| path == d || path.starts_with(&format!("{d}/")));
+            let found: Vec<Option<usize>> = paths.iter().map(|p| dir_of(p)).collect();
+            match found.as_slice() {
+                [Some(i), rest @ ..] if rest.iter().all(|j| *j == Some(*i)) => Ok((format!("fs:{}", split.dirs[*i]), *i)),
+                _ => Err(split.dirs.join(", ")),
+            }
+        };
+        match found {
+            Ok((object, i)) => (object, Some(i)),
+            Err(dirs) => self.ctx.misuse(
+                format!("interleave::fs was given {paths:?}, not all inside one of the independent directories ({dirs})"),
+                "name only paths inside one directory declared with Fs::independent_dirs in each step",
+            ),
+        }
+    }
+
+    /// The object of a step on descriptor `fd` of process `p`: its directory's, or every object
+    /// for a descriptor the split does not know (a bad descriptor).
+    fn object_of_fd(&self, p: ProcId, fd: Fd) -> String {
+        let split = self.split.lock().unwrap_or_else(|e| e.into_inner());
+        match &*split {
+            None => "fs".into(),
+            Some(s) => match s.fds.get(&(p, fd)) {
+                Some(i) => format!("fs:{}", s.dirs[*i]),
+                None => {
+                    drop(split);
+                    self.objects()
+                }
+            },
+        }
+    }
+
+    /// Records that `fd` of `p` was opened in independent directory `dir` (or closed: `None`).
+    /// Only `p`'s own steps change its descriptors, so `p`'s thread keeps this up to date after
+    /// each of its opens and closes.
+    fn note_fd(&self, p: ProcId, fd: Fd, dir: Option<usize>) {
+        if let Some(split) = self.split.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            match dir {
+                Some(d) => split.fds.insert((p, fd), d),
+                None => split.fds.remove(&(p, fd)),
+            };
+        }
+    }
+
     /// Starts recording, after this point and after every later step, every durable state a
     /// crash could leave (models.md, "Crash states"). Call it after setup.
     pub fn track_crashes(&self) {
+        if self.split.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+            self.ctx.misuse(
+                "Fs::track_crashes was called on a file system split with Fs::independent_dirs".into(),
+                "a crash state covers the whole file system: check crashes without independent directories",
+            );
+        }
         let states = crash::crash_states(&self.st());
         *self.crashes.lock().unwrap_or_else(|e| e.into_inner()) = Some(vec![CrashPoint { after_steps: 0, states }]);
     }
@@ -216,12 +307,13 @@ impl Fs {
     fn step_when<R>(
         &self,
         by: ProcId,
+        object: &str,
         ready: impl Fn(&FsState) -> Result<(), String> + Send + 'static,
         op: impl FnOnce(&mut FsState) -> (R, String, String),
     ) -> R {
         let watched = Arc::clone(&self.state);
         self.ctx.step(
-            "fs",
+            object,
             move || ready(&watched.lock().unwrap_or_else(|e| e.into_inner())),
             || {
                 let mut st = self.st();
@@ -300,8 +392,16 @@ impl FsProc {
         self.pid
     }
 
-    fn step<R>(&self, op: impl FnOnce(&mut FsState) -> (R, String, String)) -> R {
-        self.fs.step_when(self.pid, |_| Ok(()), op)
+    /// A step on `paths`.
+    fn step<R>(&self, paths: &[&str], op: impl FnOnce(&mut FsState) -> (R, String, String)) -> R {
+        let (object, _) = self.fs.object_of_paths(paths);
+        self.fs.step_when(self.pid, &object, |_| Ok(()), op)
+    }
+
+    /// A step on descriptor `fd`.
+    fn step_fd<R>(&self, fd: Fd, op: impl FnOnce(&mut FsState) -> (R, String, String)) -> R {
+        let object = self.fs.object_of_fd(self.pid, fd);
+        self.fs.step_when(self.pid, &object, |_| Ok(()), op)
     }
 
     /// The crash point recorded right after this process's last step (0 before its first, and
@@ -314,17 +414,22 @@ impl FsProc {
     /// `open(path, flags)`.
     pub fn open(&self, path: &str, flags: OpenFlags) -> Result<Fd, Errno> {
         let p = self.pid;
-        self.step(|st| {
+        let (_, dir) = self.fs.object_of_paths(&[path]);
+        let r = self.step(&[path], |st| {
             let r = st.open(p, path, flags);
             let res = shown(&r, |fd| format!("fd {fd}"));
             (r, format!("open(\"{path}\", {flags})"), res)
-        })
+        });
+        if let Ok(fd) = r {
+            self.fs.note_fd(p, fd, dir);
+        }
+        r
     }
 
     /// `write(fd, data)`: returns the bytes written.
     pub fn write(&self, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step_fd(fd, |st| {
             let r = st.write(p, fd, data);
             let res = shown(&r, |n| n.to_string());
             (r, format!("write(fd {fd}, {})", show_bytes(data)), res)
@@ -334,7 +439,7 @@ impl FsProc {
     /// `read(fd, max)`.
     pub fn read(&self, fd: Fd, max: usize) -> Result<Vec<u8>, Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step_fd(fd, |st| {
             let r = st.read(p, fd, max);
             let res = shown(&r, |d| format!("{} ({} bytes)", show_bytes(d), d.len()));
             (r, format!("read(fd {fd}, {max})"), res)
@@ -344,17 +449,21 @@ impl FsProc {
     /// `close(fd)`.
     pub fn close(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        self.step(|st| {
+        let r = self.step_fd(fd, |st| {
             let r = st.close(p, fd);
             let res = shown(&r, |_| "ok".into());
             (r, format!("close(fd {fd})"), res)
-        })
+        });
+        if r.is_ok() {
+            self.fs.note_fd(p, fd, None);
+        }
+        r
     }
 
     /// `fsync(fd)`: of a file, makes its contents durable; of a directory, its entries.
     pub fn fsync(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step_fd(fd, |st| {
             let r = st.fsync(p, fd);
             let res = shown(&r, |_| "ok".into());
             (r, format!("fsync(fd {fd})"), res)
@@ -363,7 +472,7 @@ impl FsProc {
 
     /// `unlink(path)`.
     pub fn unlink(&self, path: &str) -> Result<(), Errno> {
-        self.step(|st| {
+        self.step(&[path], |st| {
             let r = st.unlink(path);
             let res = shown(&r, |_| "ok".into());
             (r, format!("unlink(\"{path}\")"), res)
@@ -372,7 +481,7 @@ impl FsProc {
 
     /// `rename(from, to)`: atomically replaces `to`.
     pub fn rename(&self, from: &str, to: &str) -> Result<(), Errno> {
-        self.step(|st| {
+        self.step(&[from, to], |st| {
             let r = st.rename(from, to);
             let res = shown(&r, |_| "ok".into());
             (r, format!("rename(\"{from}\", \"{to}\")"), res)
@@ -383,7 +492,7 @@ impl FsProc {
     /// for commentary that needs the state the rename left (say, whose file it moved). `then`
     /// must not change anything.
     pub fn rename_then<R>(&self, from: &str, to: &str, then: impl FnOnce(&FsState) -> R) -> (Result<(), Errno>, R) {
-        self.step(|st| {
+        self.step(&[from, to], |st| {
             let r = st.rename(from, to);
             let res = shown(&r, |_| "ok".into());
             let seen = then(st);
@@ -393,7 +502,7 @@ impl FsProc {
 
     /// `statx(path)` (`stat(2)`): what the path names.
     pub fn stat(&self, path: &str) -> Result<state::Stat, Errno> {
-        self.step(|st| {
+        self.step(&[path], |st| {
             let r = st.stat(path);
             let res = shown(&r, show_stat);
             (r, format!("statx(\"{path}\")"), res)
@@ -403,7 +512,7 @@ impl FsProc {
     /// `statx(fd)` (`fstat(2)`): what the descriptor refers to.
     pub fn fstat(&self, fd: Fd) -> Result<state::Stat, Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step_fd(fd, |st| {
             let r = st.fstat(p, fd);
             let res = shown(&r, show_stat);
             (r, format!("statx(fd {fd})"), res)
@@ -413,7 +522,7 @@ impl FsProc {
     /// `lseek(fd, 0, SEEK_CUR)`: the offset.
     pub fn tell(&self, fd: Fd) -> Result<u64, Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step_fd(fd, |st| {
             let r = st.offset(p, fd);
             let res = shown(&r, |o| o.to_string());
             (r, format!("lseek(fd {fd}, 0, SEEK_CUR)"), res)
@@ -423,7 +532,7 @@ impl FsProc {
     /// `ftruncate(fd, len)`.
     pub fn ftruncate(&self, fd: Fd, len: u64) -> Result<(), Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step_fd(fd, |st| {
             let r = st.ftruncate(p, fd, len);
             let res = shown(&r, |_| "ok".into());
             (r, format!("ftruncate(fd {fd}, {len})"), res)
@@ -434,7 +543,7 @@ impl FsProc {
     /// things durable as `fsync`.
     pub fn fdatasync(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step_fd(fd, |st| {
             let r = st.fsync(p, fd);
             let res = shown(&r, |_| "ok".into());
             (r, format!("fdatasync(fd {fd})"), res)
@@ -444,7 +553,7 @@ impl FsProc {
     /// `getdents64(fd)`: the names in the directory the descriptor refers to, sorted.
     pub fn getdents(&self, fd: Fd) -> Result<Vec<String>, Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step_fd(fd, |st| {
             let r = st.getdents(p, fd);
             let res = shown(&r, |names| {
                 format!("[{}]", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "))
@@ -456,7 +565,7 @@ impl FsProc {
     /// `getdents64(fd)` once every entry was read: 0 entries.
     pub fn getdents_end(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step_fd(fd, |st| {
             let r = st.getdents(p, fd).map(|_| ());
             let res = shown(&r, |_| "[] (end)".into());
             (r, format!("getdents64(fd {fd})"), res)
@@ -465,7 +574,7 @@ impl FsProc {
 
     /// `mkdir(path)`.
     pub fn mkdir(&self, path: &str) -> Result<(), Errno> {
-        self.step(|st| {
+        self.step(&[path], |st| {
             let r = st.mkdir(path);
             let res = shown(&r, |_| "ok".into());
             (r, format!("mkdir(\"{path}\")"), res)
@@ -474,7 +583,7 @@ impl FsProc {
 
     /// `rmdir(path)`.
     pub fn rmdir(&self, path: &str) -> Result<(), Errno> {
-        self.step(|st| {
+        self.step(&[path], |st| {
             let r = st.rmdir(path);
             let res = shown(&r, |_| "ok".into());
             (r, format!("rmdir(\"{path}\")"), res)
@@ -483,7 +592,7 @@ impl FsProc {
 
     /// `readdir(path)`: the names, sorted (the model's deterministic order).
     pub fn readdir(&self, path: &str) -> Result<Vec<String>, Errno> {
-        self.step(|st| {
+        self.step(&[path], |st| {
             let r = st.readdir(path);
             let res = shown(&r, |names| {
                 format!("[{}]", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "))
@@ -496,8 +605,10 @@ impl FsProc {
     pub fn flock(&self, fd: Fd, op: FlockOp) -> Result<(), Errno> {
         let p = self.pid;
         let names = Arc::clone(&self.fs.names);
+        let object = self.fs.object_of_fd(p, fd);
         self.fs.step_when(
             p,
+            &object,
             move |st| match st.flock_would_block(p, fd, op) {
                 Ok(true) => Err(flock_wait(st, &names, p, fd, op)),
                 _ => Ok(()),
@@ -513,7 +624,7 @@ impl FsProc {
     /// `flock(fd, op | LOCK_NB)`: `EWOULDBLOCK` instead of waiting.
     pub fn flock_nb(&self, fd: Fd, op: FlockOp) -> Result<(), Errno> {
         let p = self.pid;
-        self.step(|st| {
+        self.step_fd(fd, |st| {
             let r = st.flock(p, fd, op, true);
             let res = shown(&r, |_| "ok".into());
             (r, format!("flock(fd {fd}, {op}|LOCK_NB)"), res)

@@ -125,18 +125,20 @@ impl Procs {
     }
 
     /// A step that can end a process: with a file system attached, its death releases the
-    /// process's files and locks in the same step, so the step touches both objects.
+    /// process's files and locks in the same step, so the step touches both objects (every object
+    /// of the file system, when it is split into independent directories).
     fn death_step<R>(
         &self,
         ready: impl Fn(&ProcTable) -> Result<(), String> + Send + 'static,
         op: impl FnOnce(&mut ProcTable) -> (R, String, String),
     ) -> R {
-        self.step_on("processes+fs", ready, op)
+        let object = format!("processes+{}", self.fs.objects());
+        self.step_on(&object, ready, op)
     }
 
     fn step_on<R>(
         &self,
-        object: &'static str,
+        object: &str,
         ready: impl Fn(&ProcTable) -> Result<(), String> + Send + 'static,
         op: impl FnOnce(&mut ProcTable) -> (R, String, String),
     ) -> R {
