@@ -7,6 +7,8 @@
 #                  run is bounded by this alone, by work instead of the clock
 #   NIGHTLY_OUT    where junit.xml, report.json and fixtures go (default nightly-out): new, empty, or
 #                  an earlier nightly's (its files are removed first; anything else is refused)
+#   NIGHTLY_HTML_DIR  where a self-contained HTML page per counterexample goes (default: NIGHTLY_OUT,
+#                  beside the fixtures, so the pages are uploaded and cleared with them)
 #   NIGHTLY_SHARD  this machine's shard I/N (default 1/1)
 #   NIGHTLY_SEED   the run's seed (default: today's UTC date, printed first)
 #   NIGHTLY_PROPTEST_CASES  cases per differential test of the models (default 10000)
@@ -32,4 +34,5 @@ fi
 cargo build --release --quiet
 # The models' differential tests against the real OS, with many more cases than `cargo test` runs.
 PROPTEST_CASES="${NIGHTLY_PROPTEST_CASES:-10000}" cargo test --release --quiet -p interleave-models --tests
-./target/release/interleave nightly "${budget_args[@]}" --out "$out" --shard "$shard" "${seed_args[@]}" "$@"
+./target/release/interleave nightly "${budget_args[@]}" --out "$out" --html-dir "${NIGHTLY_HTML_DIR:-$out}" \
+    --shard "$shard" "${seed_args[@]}" "$@"

@@ -68,7 +68,8 @@
 //!         thread::Builder::new().name(format!("handler {id}")).spawn(move || handle(&c, id, fixed)).unwrap()
 //!     };
 //!     let (a, b) = (spawn("s2"), spawn("s3"));
-//!     (a.join().unwrap(), b.join().unwrap());
+//!     a.join().unwrap();
+//!     b.join().unwrap();
 //!     let h = c.history.inspect(|h| h.clone());
 //!     ctx.check(&KEPT, h.len() == 3, || format!("history is {h:?}: an appended ID was lost"));
 //! }
@@ -132,8 +133,8 @@
 //!
 //! **5. Your own command line**: a binary (`src/main.rs`, or a `[[test]]` with `harness = false`) that
 //! is `interleave::cli::main(&[&session_history::SCENARIO, …])` gives `cargo run -- list`, `check`,
-//! `replay`, `nightly` (the randomized run for CI, with fixtures and JUnit) and `bench` over your
-//! scenarios.
+//! `replay`, `render` (a counterexample as a self-contained HTML page, [`html`]), `nightly` (the
+//! randomized run for CI, with fixtures and JUnit) and `bench` over your scenarios.
 //!
 //! # The step contract
 //!
@@ -162,6 +163,7 @@ pub use harness::*;
 pub use models::{event_loop, fs, go_map, process};
 
 pub mod cli;
+pub mod html;
 pub mod internal;
 pub mod testing;
 

@@ -237,6 +237,35 @@ fn a_rerun_clears_the_earlier_runs_files_and_never_mixes_them() {
 }
 
 #[test]
+fn pages_in_the_out_directory_are_the_runs_own_and_a_directory_inside_it_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = nightly(dir.path(), &["--chunks", "1", "--html-dir", out]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    // One page per counterexample found: every counterexample variant's, named in the report.
+    let report = report(dir.path());
+    let mut expected = vec![".interleave-nightly.lock".to_string(), "junit.xml".into(), "report.json".into()];
+    for v in report["variants"].as_array().unwrap().iter().filter(|v| v["expect"] == "counterexample") {
+        let name = format!("{}__{}.html", v["scenario"].as_str().unwrap(), v["variant"].as_str().unwrap());
+        assert_eq!(v["page"].as_str(), Some(dir.path().join(&name).to_str().unwrap()), "{v}");
+        expected.push(name);
+    }
+    expected.sort();
+    assert!(expected.len() > 10, "{expected:?}");
+    assert_eq!(names(dir.path()), expected);
+    // A directory inside --out would make the next run refuse --out: refused, nothing touched.
+    let inside = dir.path().join("pages");
+    let o = nightly(dir.path(), &["--chunks", "1", "--html-dir", inside.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("is inside --out"), "{}", stderr(&o));
+    assert_eq!(names(dir.path()), expected);
+    // The next run clears the pages with the reports.
+    let o = nightly(dir.path(), &["--chunks", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(names(dir.path()), [".interleave-nightly.lock", "junit.xml", "report.json"]);
+}
+
+#[test]
 fn a_run_killed_between_its_two_reports_never_leaves_a_green_report_beside_a_red_one() {
     let dir = tempfile::tempdir().unwrap();
     let o = nightly(dir.path(), &["--chunks", "1"]);
@@ -293,7 +322,7 @@ fn the_workflow_files_parse_and_run_the_readme_commands() {
     let docs = yaml_rust2::YamlLoader::load_from_str(&ci).expect("ci.yml parses");
     let steps = &docs[0]["jobs"]["test"]["steps"];
     let runs: Vec<&str> = steps.as_vec().unwrap().iter().filter_map(|s| s["run"].as_str()).collect();
-    for cmd in ["cargo test", "cargo test --features loom", "cargo fmt --all --check"] {
+    for cmd in ["cargo test", "cargo test --features loom", "cargo fmt --all --check", "ci/browser-test.sh"] {
         assert!(runs.contains(&cmd), "ci.yml runs {runs:?}");
     }
     let nightly = std::fs::read_to_string(root.join(".github/workflows/nightly.yml")).unwrap();
@@ -308,4 +337,11 @@ fn the_workflow_files_parse_and_run_the_readme_commands() {
     assert!(docs[0]["on"]["schedule"].as_vec().is_some(), "scheduled");
     let runs: Vec<&str> = job["steps"].as_vec().unwrap().iter().filter_map(|s| s["run"].as_str()).collect();
     assert_eq!(runs, ["ci/nightly.sh"]);
+    // The pages go beside the fixtures, and the whole directory is uploaded.
+    let nightly_step =
+        job["steps"].as_vec().unwrap().iter().find(|s| s["run"].as_str() == Some("ci/nightly.sh")).unwrap();
+    let out = nightly_step["env"]["NIGHTLY_OUT"].as_str().unwrap();
+    assert_eq!(nightly_step["env"]["NIGHTLY_HTML_DIR"].as_str(), Some(out));
+    let uploads: Vec<&str> = job["steps"].as_vec().unwrap().iter().filter_map(|s| s["with"]["path"].as_str()).collect();
+    assert!(uploads.contains(&format!("{out}/").as_str()), "{uploads:?}");
 }

@@ -363,6 +363,23 @@ impl Ctx {
         self.world.step(object, ready, act)
     }
 
+    /// As [`Ctx::step`], for a step declared on `object` (its whole model, `fs`) whose actual
+    /// footprint — the parts of `object` it reads or changes, joined by `+`, each named
+    /// `object/part` (`fs/ino:7+fs/fds:1`) — `footprint` computes from the state before the step
+    /// (`None`: the whole object). The step's scheduling point is taken on those parts, so loom's
+    /// reduction sees steps on different parts as independent; `act` may report the same or a
+    /// finer footprint in its step's `object`. `footprint` must not change anything, and must name
+    /// everything the step will read or change.
+    pub fn step_within<R>(
+        &self,
+        object: &str,
+        footprint: &dyn Fn() -> Option<String>,
+        ready: impl FnMut() -> Result<(), String> + Send + 'static,
+        act: impl FnOnce() -> (R, Step),
+    ) -> R {
+        self.world.step_within(object, footprint, ready, act)
+    }
+
     /// Declares that the calling code is about to read the state of model object `object`
     /// outside a step: every model calls this from its `inspect`-style reads. Such a read is
     /// sound in setup (before any thread is spawned), in `always` checks and steps, and in end
@@ -418,6 +435,13 @@ impl Ctx {
         self.world.cancel(index);
     }
 
+    /// Declares that the calling thread makes no more steps (its process has exited and it only
+    /// returns now); a later step of it is a misuse. Lets other threads read model state without
+    /// waiting for it to finish.
+    pub fn retire(&self) {
+        self.world.retire();
+    }
+
     /// How many threads the execution has had so far, the main one included.
     pub fn thread_count(&self) -> usize {
         self.world.thread_count()
@@ -457,6 +481,14 @@ impl Ctx {
     /// replaces the earlier.
     pub fn describe(&self, object: &str, describe: impl Fn() -> String + Send + 'static) {
         self.world.describe(object, Box::new(describe));
+    }
+
+    /// Whether the execution has `always` invariants. A model whose steps could report footprints
+    /// finer than one object (files by inode) reports the whole object instead when they do: an
+    /// `always` invariant may read several of its parts at once, and then steps on different
+    /// parts do not commute for it.
+    pub fn has_always(&self) -> bool {
+        self.world.has_always()
     }
 
     /// Registers `check`, evaluated after every step of this execution; an `Err` is a violation of

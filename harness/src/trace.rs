@@ -90,9 +90,27 @@ impl Step {
 }
 
 /// Whether steps on `a` and on `b` (each one or more objects joined by `+`) commute: they share no
-/// object.
+/// object. Objects nest by `/`: `fs/ino:7` is part of `fs`, so a step on the whole file system
+/// conflicts with a step on one of its inodes.
 pub fn independent(a: &str, b: &str) -> bool {
-    a.split('+').all(|x| b.split('+').all(|y| x != y))
+    a.split('+').all(|x| b.split('+').all(|y| !overlap(x, y)))
+}
+
+/// Whether object `x` is object `y`, or one contains the other (`fs` and `fs/ino:7`).
+fn overlap(x: &str, y: &str) -> bool {
+    x == y
+        || x.strip_prefix(y).is_some_and(|r| r.starts_with('/'))
+        || y.strip_prefix(x).is_some_and(|r| r.starts_with('/'))
+}
+
+/// Whether `fine` (objects joined by `+`) names only parts of `coarse`'s objects: a step declared
+/// on `coarse` (which its scheduling point is taken on) may report the finer footprint it turned
+/// out to have.
+pub fn refines(fine: &str, coarse: &str) -> bool {
+    !fine.is_empty()
+        && fine
+            .split('+')
+            .all(|x| coarse.split('+').any(|y| x == y || x.strip_prefix(y).is_some_and(|r| r.starts_with('/'))))
 }
 
 /// One row of a trace.
@@ -132,6 +150,11 @@ pub struct Trace {
     /// step `i` (see `Ctx::describe`). Empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub states: Vec<Vec<(String, String)>>,
+    /// With descriptions on, the state of every model object that described itself before the
+    /// first step (after the scenario's setup), so that what the first step changed is known too.
+    /// Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub initial_state: Vec<(String, String)>,
 }
 
 impl Trace {

@@ -158,6 +158,8 @@ struct ThreadInfo {
     parent: Option<usize>,
     /// Cancelled (its process died): it makes no more steps, and ends at its next one.
     cancelled: bool,
+    /// Retired: it promised to make no more steps (its process exited; it only returns now).
+    retired: bool,
     /// After a yield: the threads that were enabled or running then and have not made a step
     /// since. While one of them is enabled, a search does not choose this thread (CHESS's fair
     /// scheduling: a thread that yields waits for others).
@@ -184,6 +186,7 @@ impl ThreadInfo {
             steps: 0,
             parent: None,
             cancelled: false,
+            retired: false,
             yield_to: Default::default(),
         }
     }
@@ -512,6 +515,23 @@ impl World {
         ready: impl FnMut() -> Result<(), String> + Send + 'static,
         act: impl FnOnce() -> (R, Step),
     ) -> R {
+        self.step_within(object, &|| None, ready, act)
+    }
+
+    /// As [`World::step`], for a step declared on `object` whose actual footprint `footprint`
+    /// computes from the current state (parts of `object`, such as one file's inode): the step's
+    /// scheduling point is taken on those parts, so that a backend reducing by dependence (loom)
+    /// sees steps on different parts as independent. The state can change at the scheduling point
+    /// itself (another thread runs there), so the footprint is computed again after it; if it grew,
+    /// the step takes its scheduling point on the new parts as well and looks again, and is
+    /// performed only once no part it touches was left out. `None` means the whole `object`.
+    pub(crate) fn step_within<R>(
+        &self,
+        object: &str,
+        footprint: &dyn Fn() -> Option<String>,
+        ready: impl FnMut() -> Result<(), String> + Send + 'static,
+        act: impl FnOnce() -> (R, Step),
+    ) -> R {
         if self.in_step.load(Ordering::Relaxed) > 0 {
             self.misuse(
                 format!("a step on {object} began inside another step's ready or act"),
@@ -519,7 +539,17 @@ impl World {
             );
         }
         let mut ready: Ready = Box::new(ready);
-        let tickets = self.tickets_of(object);
+        let parts = |fp: Option<String>| -> Vec<usize> {
+            match fp.filter(|f| crate::trace::refines(f, object)) {
+                Some(f) => self.tickets_of(&f),
+                None => self.tickets_of(object),
+            }
+        };
+        let current = || {
+            let _in = InStep::enter(&self.in_step);
+            footprint()
+        };
+        let mut tickets = parts(current());
         loop {
             // The step's scheduling point(s): one per object it touches. Everything from the last
             // to the return (or the wait below) runs without another, so it is atomic under either
@@ -527,12 +557,29 @@ impl World {
             for &t in &tickets {
                 self.tickets[t].tick();
             }
+            // What the step touches may have changed at the scheduling point: if it now touches a
+            // part it did not take its point on, take that too before going on. (Computed before
+            // the state lock is taken: the footprint may ask the world things.)
+            let now = parts(current());
+            if now.iter().any(|t| !tickets.contains(t)) {
+                tickets.extend(now);
+                tickets.sort_unstable();
+                tickets.dedup();
+                continue;
+            }
             let mut st = self.st();
             if st.stopped.is_some() {
                 drop(st);
                 self.halt();
             }
             let me = Self::me(&st);
+            if st.threads[me].retired {
+                drop(st);
+                self.misuse(
+                    format!("a step on {object} came from a thread whose process had already exited"),
+                    "a thread makes no step after its process exits",
+                );
+            }
             if st.threads[me].cancelled {
                 st.threads[me].status = Status::Running;
                 st.threads[me].ready = None;
@@ -614,13 +661,19 @@ impl World {
         let mut st = self.st();
         st.turn = None;
         st.threads[me].status = Status::Running;
+        if st.describe && st.record && st.steps == 0 {
+            let before: Vec<(String, String)> = st.describers.iter().map(|(o, d)| (o.clone(), d())).collect();
+            st.trace.initial_state = before;
+        }
         drop(st);
         let (r, mut step) = {
             let _in = InStep::enter(&self.in_step);
             act()
         };
         step.thread = me;
-        if step.object != object {
+        // The step may report a finer footprint than the objects it was declared on (a file-system
+        // call that touched two inodes of the file system): kept when it refines them.
+        if step.object != object && !crate::trace::refines(&step.object, object) {
             step.object = object.to_string();
         }
         let _in = InStep::enter(&self.in_step);
@@ -819,11 +872,13 @@ impl World {
             return;
         }
         let me = Self::me(&st);
+        // Threads that will make no more steps (cancelled, or retired by their process's exit)
+        // cannot change anything a read sees.
         let others: Vec<&str> = st
             .threads
             .iter()
             .enumerate()
-            .filter(|(i, t)| *i != me && t.status != Status::Finished)
+            .filter(|(i, t)| *i != me && t.status != Status::Finished && !t.cancelled && !t.retired)
             .map(|(_, t)| t.name.as_str())
             .collect();
         if others.is_empty() {
@@ -859,6 +914,14 @@ impl World {
         }
         drop(st);
         self.halt()
+    }
+
+    /// The calling thread makes no more steps (its process has exited; it only returns now): a
+    /// read of model state by another thread does not wait for it to finish.
+    pub(crate) fn retire(&self) {
+        let mut st = self.st();
+        let me = Self::me(&st);
+        st.threads[me].retired = true;
     }
 
     /// Cancels thread `idx` (its process was killed or exited): it makes no more steps. A thread
@@ -948,7 +1011,24 @@ impl World {
     }
 
     pub(crate) fn always(&self, inv: &'static Invariant, check: AlwaysCheck) {
-        self.st().always.push((inv, check));
+        let mut st = self.st();
+        if st.steps > 0 {
+            drop(st);
+            self.misuse(
+                format!(
+                    "the always invariant \"{}\" was registered after {} steps had been made",
+                    inv.name,
+                    self.st().steps
+                ),
+                "register always invariants in the setup, before the first step",
+            );
+        }
+        st.always.push((inv, check));
+    }
+
+    /// Whether the execution has `always` invariants (which may read several objects at once).
+    pub(crate) fn has_always(&self) -> bool {
+        !self.st().always.is_empty()
     }
 
     /// Registers a description of object `object`'s state, read after every step when rendering.

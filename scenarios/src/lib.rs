@@ -5,7 +5,6 @@
 //! cannot. The `interleave` executable compiles these sources in as a module (see its
 //! `src/main.rs`), so no file here names `crate::`.
 
-<<<<<<< HEAD
 pub mod broadcast_close;
 pub mod claim_toctou;
 pub mod cron_drain;

@@ -1,5 +1,5 @@
 //! `interleave check`: explore variants, print one row per variant (with every counterexample's
-//! minimized trace and replay command), write fixtures, exit 0/1/2.
+//! minimized trace and replay command), write fixtures and pages, exit 0/1/2.
 
 use super::bad_input;
 use harness::atomic_file;
@@ -22,6 +22,7 @@ pub struct Args {
     pub max_preemptions: Option<u64>,
     pub json: bool,
     pub save_fixtures: Option<std::path::PathBuf>,
+    pub html_dir: Option<std::path::PathBuf>,
     pub smallest: Option<u32>,
 }
 
@@ -53,6 +54,7 @@ pub fn run(catalog: &[&'static harness::Scenario], all: &[&'static harness::Scen
         max_preemptions,
         json,
         save_fixtures,
+        html_dir,
         smallest,
     } = args;
     let strategy = match Strategy::parse(
@@ -81,6 +83,11 @@ pub fn run(catalog: &[&'static harness::Scenario], all: &[&'static harness::Scen
         });
         if let Err(e) = ready {
             return bad_input(format!("--save-fixtures {}: {e}", dir.display()));
+        }
+    }
+    if let Some(dir) = &html_dir {
+        if let Err(e) = super::render::check_html_dir(dir, selected.iter().map(|(s, v)| (s.name, v.name))) {
+            return bad_input(format!("--html-dir {}: {e}", dir.display()));
         }
     }
     let opts = CheckOptions {
@@ -134,6 +141,16 @@ pub fn run(catalog: &[&'static harness::Scenario], all: &[&'static harness::Scen
                 }
             }
         }
+        // The page from a replay of the same string, so it shows what the replay reproduces.
+        if let (Some(dir), Some(replay)) = (&html_dir, &r.replay) {
+            match super::render::write_page(all, replay, dir) {
+                Ok(path) => errln!("page: {}", path.display()),
+                Err(e) => {
+                    errln!("error: page of {}/{} not saved: {e}", r.scenario, r.variant);
+                    unsaved += 1;
+                }
+            }
+        }
         reports.push(r);
     }
     let ok = reports.iter().all(|r| r.ok);
@@ -145,7 +162,7 @@ pub fn run(catalog: &[&'static harness::Scenario], all: &[&'static harness::Scen
         outln!("{} variants, {} met their expectation, {} did not", reports.len(), reports.len() - failed, failed);
     }
     if unsaved > 0 {
-        errln!("error: {unsaved} fixture(s) could not be saved");
+        errln!("error: {unsaved} fixture(s) or page(s) could not be saved");
         ExitCode::from(2)
     } else if ok {
         ExitCode::SUCCESS

@@ -1,6 +1,6 @@
 //! The `interleave` command line as a library function: [`main`] over any list of scenarios gives
 //! a binary (a `[[bin]]`, or a `[[test]]` with `harness = false`) `list`, `check`, `replay`,
-//! `nightly`, `bench` and the loom child process, which re-executes that same binary.
+//! `render`, `nightly`, `bench` and the loom child process, which re-executes that same binary.
 //!
 //! Exit status: 0 when every outcome met its expectation (for `replay`: the execution violated
 //! nothing), 1 when one did not (for `replay`: it violated an invariant), 2 when there is no
@@ -107,6 +107,7 @@ mod bench;
 mod check;
 mod list;
 mod nightly;
+mod render;
 mod replay;
 
 use clap::{Parser, Subcommand};
@@ -156,6 +157,10 @@ enum Command {
         /// Write one JSON fixture per counterexample into this directory (atomically), as each is found.
         #[arg(long, value_name = "DIR")]
         save_fixtures: Option<std::path::PathBuf>,
+        /// Write one self-contained HTML page per counterexample into this directory (atomically),
+        /// `<scenario>__<variant>.html`, as each is found.
+        #[arg(long, value_name = "DIR")]
+        html_dir: Option<std::path::PathBuf>,
         /// For variants with parameters: let proptest generate this many instances, shrink the
         /// first that fails to the smallest that still fails, and report that one (a variant
         /// without parameters is checked as it is).
@@ -166,6 +171,16 @@ enum Command {
     Replay {
         /// The replay string printed by `check` (iv1:…), or a fixture file (FILE.json).
         schedule: String,
+    },
+    /// Run one execution again from its replay string or fixture file and draw it as one
+    /// self-contained HTML page: a lane per thread, a row per step, the model state at each step.
+    Render {
+        /// The replay string printed by `check` (iv1:…), or a fixture file (FILE.json).
+        schedule: String,
+        /// The page to write (atomically): absent or a regular file, not a directory, a FIFO or a
+        /// symbolic link.
+        #[arg(long, value_name = "OUT.html")]
+        html: std::path::PathBuf,
     },
     /// Explore every variant with fresh seeds, for a time budget or a number of chunks per
     /// variant; write report.json, junit.xml and a fixture per unexpected counterexample into DIR.
@@ -183,6 +198,11 @@ enum Command {
         /// earlier nightly wrote (its reports and fixtures are removed first).
         #[arg(long, value_name = "DIR")]
         out: std::path::PathBuf,
+        /// Write one self-contained HTML page per counterexample found into this directory,
+        /// `<scenario>__<variant>.html`: `--out` itself (the pages are then the run's, removed with
+        /// its reports by the next run) or a directory outside it.
+        #[arg(long, value_name = "DIR")]
+        html_dir: Option<std::path::PathBuf>,
         /// The run's seed (default: today's UTC date as YYYYMMDD).
         #[arg(long)]
         seed: Option<u64>,
@@ -285,6 +305,7 @@ fn run(cli: Cli, catalog: &[&'static harness::Scenario]) -> ExitCode {
             max_preemptions,
             json,
             save_fixtures,
+            html_dir,
             smallest,
         } => check::run(
             catalog,
@@ -299,11 +320,23 @@ fn run(cli: Cli, catalog: &[&'static harness::Scenario]) -> ExitCode {
                 max_preemptions,
                 json,
                 save_fixtures,
+                html_dir,
                 smallest,
             },
         ),
         Command::Replay { schedule } => replay::run(&all, &schedule),
-        Command::Nightly { time, chunks, out, seed, shard, fuzz_inputs, inject_broken, kill_between_reports } => {
+        Command::Render { schedule, html } => render::run(&all, &schedule, &html),
+        Command::Nightly {
+            time,
+            chunks,
+            out,
+            html_dir,
+            seed,
+            shard,
+            fuzz_inputs,
+            inject_broken,
+            kill_between_reports,
+        } => {
             let mut variants: Vec<_> = catalog.iter().flat_map(|s| s.variants.iter().map(move |v| (*s, v))).collect();
             if inject_broken {
                 // First, so that no budget, however short, ends the run before it.
@@ -314,6 +347,7 @@ fn run(cli: Cli, catalog: &[&'static harness::Scenario]) -> ExitCode {
                 time,
                 chunks,
                 out,
+                html_dir,
                 seed,
                 shard,
                 fuzz_inputs,

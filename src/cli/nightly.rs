@@ -1,7 +1,7 @@
 //! `interleave nightly`: explore every variant with fresh seeds, in shards that never repeat each
 //! other's work, for a time budget or a number of chunks per variant; write `report.json`, a JUnit
-//! XML report and a fixture per unexpected counterexample; end the log with the command that
-//! reproduces each failure.
+//! XML report, a fixture per unexpected counterexample and, with `--html-dir`, a page per
+//! counterexample; end the log with the command that reproduces each failure.
 //!
 //! Seeds: the run's seed (by default derived from today's UTC date, printed first) and the shard
 //! `I/N` give chunk `k` of the run the seed `mix(seed, k * N + I)`, so shards partition the seed
@@ -20,6 +20,11 @@
 //! written before `report.json`, and both carry the run's `run_id`: a run killed between them
 //! leaves the new JUnit file alone (the earlier `report.json` is already gone), never a failing
 //! report beside a green JUnit file.
+//!
+//! Pages (`--html-dir`): one self-contained HTML page per counterexample found, expected or not,
+//! `<scenario>__<variant>.html`. In `--out` itself they are the run's own files, removed with its
+//! reports by the next run; a directory inside `--out` is refused (the next run would find it
+//! there and refuse the directory), any other directory is checked like `check --html-dir`'s.
 
 use harness::atomic_file;
 use harness::fixture::{Fixture, FIXTURE_FORMAT};
@@ -50,6 +55,8 @@ pub struct Nightly {
     /// At most this many chunks per variant, the first included.
     pub chunks: Option<u64>,
     pub out: PathBuf,
+    /// Where to write a page per counterexample found, if anywhere.
+    pub html_dir: Option<PathBuf>,
     pub seed: Option<u64>,
     pub shard: (u64, u64),
     pub fuzz_inputs: u64,
@@ -116,6 +123,8 @@ struct Tally {
     found: Option<Found>,
     fixture: Option<PathBuf>,
     fixture_error: Option<String>,
+    page: Option<PathBuf>,
+    page_error: Option<String>,
 }
 
 /// A counterexample a chunk found.
@@ -159,6 +168,8 @@ impl Tally {
             found: None,
             fixture: None,
             fixture_error: None,
+            page: None,
+            page_error: None,
         }
     }
 
@@ -206,9 +217,38 @@ fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// Whether `name` is a file a nightly writes into its directory: a report or a fixture.
+/// Whether `name` is a file a nightly writes into its directory: a report, a fixture or a page.
 fn is_nightly_output(name: &str) -> bool {
-    name == REPORT || name == JUNIT || (!name.starts_with('.') && name.contains("__") && name.ends_with(".json"))
+    name == REPORT
+        || name == JUNIT
+        || (!name.starts_with('.') && name.contains("__") && (name.ends_with(".json") || name.ends_with(".html")))
+}
+
+/// `path` as this process reaches it: resolved when it exists, made absolute when it does not.
+fn resolved(path: &Path) -> PathBuf {
+    path.canonicalize().or_else(|_| std::path::absolute(path)).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Checks `--html-dir` against `--out` before the run: `Ok(true)` when it is `--out` itself (its
+/// pages are then the nightly's own files), `Ok(false)` for a directory outside it, which is made
+/// ready like `check --html-dir`'s. A directory inside `--out` is refused: the next run would find
+/// it there, and refuse `--out`.
+fn check_html_dir(dir: &Path, out: &Path, variants: &[(&'static Scenario, &'static Variant)]) -> Result<bool, String> {
+    let shown = dir.display();
+    let (d, o) = (resolved(dir), resolved(out));
+    if d == o {
+        return Ok(true);
+    }
+    if d.starts_with(&o) {
+        return Err(format!(
+            "--html-dir {shown} is inside --out {}, where a nightly keeps only its own files; name --out itself or \
+             a directory outside it",
+            out.display()
+        ));
+    }
+    super::render::check_html_dir(dir, variants.iter().map(|(s, v)| (s.name, v.name)))
+        .map_err(|e| format!("--html-dir {shown}: {e}"))?;
+    Ok(false)
 }
 
 /// The output directory, locked for the run.
@@ -407,6 +447,20 @@ pub fn run(n: Nightly) -> u8 {
     let (shard_i, shard_n) = n.shard;
     // Without either bound the run is its first round.
     let max_chunks = if n.time.is_none() { Some(n.chunks.unwrap_or(1)) } else { n.chunks };
+    // Pages before the output directory: a refused --html-dir leaves the earlier run's files alone.
+    if let Some(dir) = &n.html_dir {
+        if let Err(e) = check_html_dir(dir, &n.out, &n.variants) {
+            errln!("error: {e}");
+            return 2;
+        }
+    }
+    // The scenarios whose counterexamples are replayed for their pages.
+    let mut scenarios: Vec<&'static Scenario> = Vec::new();
+    for (s, _) in &n.variants {
+        if !scenarios.iter().any(|known| std::ptr::eq(*known, *s)) {
+            scenarios.push(s);
+        }
+    }
     let out = match prepare_out(&n.out) {
         Ok(o) => o,
         Err(e) => {
@@ -477,6 +531,15 @@ pub fn run(n: Nightly) -> u8 {
                     Err(e) => {
                         errln!("error: fixture of {} not saved: {e}", t.name());
                         t.fixture_error = Some(e.to_string());
+                    }
+                }
+            }
+            if let Some(dir) = &n.html_dir {
+                match super::render::write_page(&scenarios, &replay, dir) {
+                    Ok(p) => t.page = Some(p),
+                    Err(e) => {
+                        errln!("error: page of {} not saved: {e}", t.name());
+                        t.page_error = Some(e.to_string());
                     }
                 }
             }
@@ -554,6 +617,8 @@ pub fn run(n: Nightly) -> u8 {
             "replay": t.found.as_ref().map(|f| &f.replay),
             "fixture": t.fixture.as_ref().map(|p| p.display().to_string()),
             "fixture_error": t.fixture_error,
+            "page": t.page.as_ref().map(|p| p.display().to_string()),
+            "page_error": t.page_error,
             "problem": t.problem(),
         })).collect::<Vec<_>>(),
     });
@@ -583,10 +648,15 @@ pub fn run(n: Nightly) -> u8 {
         outln!("{:<44} {:<15} {:>9} executions  {status}", t.name(), t.expect.to_string(), t.executions);
     }
     outln!("wrote {} and {}", n.out.join(JUNIT).display(), n.out.join(REPORT).display());
-    let unsaved = tallies.iter().filter(|t| t.fixture_error.is_some()).count();
+    let unsaved = tallies.iter().filter(|t| t.fixture_error.is_some() || t.page_error.is_some()).count();
     let failures: Vec<&Tally> = tallies.iter().filter(|t| t.status() != Status::Ok).collect();
     if failures.is_empty() && ok {
         outln!("nightly: every variant met its expectation");
+        // A page of an expected counterexample that could not be written is output lost.
+        if unsaved > 0 {
+            errln!("error: {unsaved} fixture(s) or page(s) could not be saved");
+            return 2;
+        }
         return 0;
     }
     if !fuzz_panics.is_empty() {
@@ -614,7 +684,7 @@ pub fn run(n: Nightly) -> u8 {
         }
     }
     if unsaved > 0 {
-        errln!("error: {unsaved} fixture(s) could not be saved");
+        errln!("error: {unsaved} fixture(s) or page(s) could not be saved");
         2
     } else {
         1
@@ -637,6 +707,8 @@ mod tests {
             found: found.then(|| Found { invariant: "i".into(), replay: "r".into(), trace: "t".into() }),
             fixture: None,
             fixture_error: None,
+            page: None,
+            page_error: None,
         }
     }
 
@@ -662,10 +734,10 @@ mod tests {
 
     #[test]
     fn only_a_nightlys_own_files_are_cleared() {
-        for name in ["report.json", "junit.xml", "worker-state__buggy.json", "s__v[a=1].json"] {
+        for name in ["report.json", "junit.xml", "worker-state__buggy.json", "s__v[a=1].json", "s__v.html"] {
             assert!(is_nightly_output(name), "{name}");
         }
-        for name in ["notes.txt", "bench.json", ".x__y.json", "report.json.bak", "a__b.json.tmp"] {
+        for name in ["notes.txt", "bench.json", ".x__y.json", "report.json.bak", "a__b.json.tmp", "index.html"] {
             assert!(!is_nightly_output(name), "{name}");
         }
     }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 /// Replays `schedule` (a replay string or a fixture's path) against `all`.
 pub fn run(all: &[&'static harness::Scenario], schedule: &str) -> ExitCode {
-    match replay_input(all, schedule) {
+    match replay_input(all, schedule, false) {
         Ok(r) => {
             out!("{}", r.rendered);
             if r.outcome.violation().is_some() {
@@ -18,15 +18,24 @@ pub fn run(all: &[&'static harness::Scenario], schedule: &str) -> ExitCode {
     }
 }
 
-/// A replay string, or the path of a fixture file (anything ending in `.json` or naming a file).
-fn replay_input(
+/// Replays a replay string, or the fixture file at `input` (anything ending in `.json` or naming a
+/// file); with `describe`, recording every model object's state after each step (for `render`).
+pub(super) fn replay_input(
     all: &[&'static harness::Scenario],
     input: &str,
+    describe: bool,
 ) -> Result<harness::check::ReplayReport, harness::Error> {
+    let replay = |s: &str| {
+        if describe {
+            harness::check::replay_described(all, s)
+        } else {
+            harness::replay(all, s)
+        }
+    };
     let path = std::path::Path::new(input);
     if input.ends_with(".json") || (!input.starts_with("iv") && path.is_file()) {
         let fixture = harness::fixture::Fixture::read(path)?;
-        let r = harness::replay(all, &fixture.replay)?;
+        let r = replay(&fixture.replay)?;
         let found = r.outcome.violation().map(|v| v.name.as_str());
         if found != Some(fixture.invariant.as_str()) {
             errln!(
@@ -40,5 +49,5 @@ fn replay_input(
         }
         return Ok(r);
     }
-    harness::replay(all, input)
+    replay(input)
 }

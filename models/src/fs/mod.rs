@@ -20,7 +20,7 @@ pub use std_fs::{
 };
 
 use harness::{Ctx, Step};
-use state::{Errno, Fd, FlockOp, FsState, OpenFlags, ProcId};
+use state::{DirChange, Errno, Fd, FlockOp, FsState, OpenFlags, ProcId};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A file system shared by the threads (processes) of one execution.
@@ -33,18 +33,25 @@ pub struct Fs {
     /// The crash point recorded after each process's last step (see
     /// [`FsProc::crash_point_of_last_step`]).
     last_points: Arc<Mutex<std::collections::BTreeMap<ProcId, usize>>>,
+    /// Every time a step took the last name of a file some descriptor had open for writing (see
+    /// [`Fs::lost_while_writing`]).
+    lost: Arc<Mutex<Vec<LostWhileWriting>>>,
+    /// The most bytes one `write` writes (a short write), if limited (see [`Fs::limit_writes`]).
+    write_limit: Arc<Mutex<Option<usize>>>,
     /// What to call each process in reports (see [`Fs::name_process`]).
     names: Arc<Mutex<std::collections::BTreeMap<ProcId, String>>>,
-    /// The directories declared independent, if any (see [`Fs::independent_dirs`]).
-    split: Arc<Mutex<Option<Split>>>,
 }
 
-/// Directories whose steps commute with each other's (see [`Fs::independent_dirs`]), and the
-/// directory each open descriptor was opened in.
-#[derive(Default)]
-struct Split {
-    dirs: Vec<String>,
-    fds: std::collections::BTreeMap<(ProcId, Fd), usize>,
+/// A step that took the last name of a file some descriptor had open for writing: whatever that
+/// writer writes from then on goes to a file nobody can open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostWhileWriting {
+    /// The call, in the trace's words (`unlink("/state/w.json")`).
+    pub call: String,
+    /// The file-system process that made it.
+    pub by: ProcId,
+    /// The processes and descriptors that had the file open for writing.
+    pub writers: Vec<(ProcId, Fd)>,
 }
 
 /// The durable states a crash right after a given step could leave.
@@ -114,7 +121,7 @@ pub fn describe_state(st: &FsState) -> String {
     let mut dirs = vec!["/".to_string()];
     while let Some(dir) = dirs.pop() {
         if let Some(changes) = st.pending_dir_changes(&dir).filter(|c| !c.is_empty()) {
-            let shown: Vec<String> = changes.iter().map(|c| format!("{c:?}")).collect();
+            let shown: Vec<String> = changes.iter().map(show_dir_change).collect();
             out.push(format!("{dir}: not yet durable: {}", shown.join(", ")));
         }
         let Ok(names) = st.readdir(&dir) else { continue };
@@ -147,6 +154,18 @@ pub fn describe_state(st: &FsState) -> String {
     }
 }
 
+/// One entry change of a directory not yet durable, in a few words: `created a`, `removed a`,
+/// `replaced a`, `renamed a → b` (inode numbers mean nothing to a reader of the page).
+fn show_dir_change(change: &DirChange) -> String {
+    match change {
+        DirChange::Link { name, .. } => format!("created {name}"),
+        DirChange::Unlink { name, .. } => format!("removed {name}"),
+        DirChange::Replace { name, .. } => format!("replaced {name}"),
+        DirChange::Rename { from, to, replaced: None, .. } => format!("renamed {from} → {to}"),
+        DirChange::Rename { from, to, replaced: Some(_), .. } => format!("renamed {from} → {to} (over the old {to})"),
+    }
+}
+
 impl Fs {
     /// The execution's file system, shared by all its threads (and by `interleave::fs`'s
     /// std-shaped calls): made, with only the root directory, the first time a thread asks.
@@ -165,99 +184,34 @@ impl Fs {
                 state,
                 crashes: Arc::new(Mutex::new(None)),
                 last_points: Arc::default(),
+                lost: Arc::default(),
+                write_limit: Arc::default(),
                 names: Arc::default(),
-                split: Arc::default(),
             })
         })
         .0
         .clone()
     }
 
-    /// Declares `dirs` (absolute paths of existing, disjoint directories) independent: from now
-    /// on a step on a path inside one of them, or on a descriptor opened there, is a step on the
-    /// model object `fs:<dir>` rather than on `fs`, so that the searches (and loom) see steps in
-    /// different directories as commuting, which they do: no step names a file of two of them,
-    /// and no inode moves between them. Steps of two processes that work in different
-    /// directories then make one interleaving class instead of every ordering of their steps.
-    /// Call it in setup. Every later step must name paths inside one declared directory (a step
-    /// outside them, or a `rename` between two of them, is a misuse of the model); crash tracking
-    /// is refused; a process's death touches every declared directory.
-    pub fn independent_dirs(&self, dirs: &[&str]) {
-        let mut split = self.split.lock().unwrap_or_else(|e| e.into_inner());
-        *split = Some(Split { dirs: dirs.iter().map(|d| d.trim_end_matches('/').to_string()).collect(), ..Split::default() });
-        drop(split);
-        self.ctx.setup(format!("independent directories (each its own model object): {}", dirs.join(", ")));
-    }
-
-    /// Every model object this file system's steps can be on: `fs`, or `fs:<dir>` for each
-    /// independent directory, joined by `+` (what a process's death touches).
-    pub fn objects(&self) -> String {
-        match &*self.split.lock().unwrap_or_else(|e| e.into_inner()) {
-            None => "fs".into(),
-            Some(split) => split.dirs.iter().map(|d| format!("fs:{d}")).collect::<Vec<_>>().join("+"),
-        }
-    }
-
-    /// The object of a step on `paths`.
-    fn object_of_paths(&self, paths: &[&str]) -> (String, Option<usize>) {
-        let found = {
-            let split = self.split.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(split) = &*split else { return ("fs".into(), None) };
-            let dir_of = |path: &str| split.dirs.iter().position(|d| path == d || path.starts_with(&format!("{d}/")));
-            let found: Vec<Option<usize>> = paths.iter().map(|p| dir_of(p)).collect();
-            match found.as_slice() {
-                [Some(i), rest @ ..] if rest.iter().all(|j| *j == Some(*i)) => Ok((format!("fs:{}", split.dirs[*i]), *i)),
-                _ => Err(split.dirs.join(", ")),
-            }
-        };
-        match found {
-            Ok((object, i)) => (object, Some(i)),
-            Err(dirs) => self.ctx.misuse(
-                format!("interleave::fs was given {paths:?}, not all inside one of the independent directories ({dirs})"),
-                "name only paths inside one directory declared with Fs::independent_dirs in each step",
-            ),
-        }
-    }
-
-    /// The object of a step on descriptor `fd` of process `p`: its directory's, or every object
-    /// for a descriptor the split does not know (a bad descriptor).
-    fn object_of_fd(&self, p: ProcId, fd: Fd) -> String {
-        let split = self.split.lock().unwrap_or_else(|e| e.into_inner());
-        match &*split {
-            None => "fs".into(),
-            Some(s) => match s.fds.get(&(p, fd)) {
-                Some(i) => format!("fs:{}", s.dirs[*i]),
-                None => {
-                    drop(split);
-                    self.objects()
-                }
-            },
-        }
-    }
-
-    /// Records that `fd` of `p` was opened in independent directory `dir` (or closed: `None`).
-    /// Only `p`'s own steps change its descriptors, so `p`'s thread keeps this up to date after
-    /// each of its opens and closes.
-    fn note_fd(&self, p: ProcId, fd: Fd, dir: Option<usize>) {
-        if let Some(split) = self.split.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            match dir {
-                Some(d) => split.fds.insert((p, fd), d),
-                None => split.fds.remove(&(p, fd)),
-            };
-        }
-    }
-
     /// Starts recording, after this point and after every later step, every durable state a
     /// crash could leave (models.md, "Crash states"). Call it after setup.
     pub fn track_crashes(&self) {
-        if self.split.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
-            self.ctx.misuse(
-                "Fs::track_crashes was called on a file system split with Fs::independent_dirs".into(),
-                "a crash state covers the whole file system: check crashes without independent directories",
-            );
-        }
         let states = crash::crash_states(&self.st());
         *self.crashes.lock().unwrap_or_else(|e| e.into_inner()) = Some(vec![CrashPoint { after_steps: 0, states }]);
+    }
+
+    /// Every step so far that took the last name of a file a descriptor had open for writing
+    /// (`read_all` deleting the file a worker is writing, say). A read of the model: for end checks.
+    pub fn lost_while_writing(&self) -> Vec<LostWhileWriting> {
+        self.ctx.observe("fs");
+        self.lost.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Makes every `write` write at most `max` bytes and return that count (a short write, which
+    /// POSIX allows), so that a `write_all` loop makes several writes and a reader can see a
+    /// prefix. Setup only.
+    pub fn limit_writes(&self, max: usize) {
+        *self.write_limit.lock().unwrap_or_else(|e| e.into_inner()) = Some(max.max(1));
     }
 
     /// The crash points recorded so far (empty unless [`Fs::track_crashes`] was called). A read of
@@ -304,27 +258,65 @@ impl Fs {
     }
 
     /// A step of process `by` that waits until `ready` (which must not change anything) allows it.
+    /// `touch` says what the call resolves and uses, from which the step's footprint is computed
+    /// (see [`footprint`]).
     fn step_when<R>(
         &self,
         by: ProcId,
-        object: &str,
+        touch: &[Touch<'_>],
         ready: impl Fn(&FsState) -> Result<(), String> + Send + 'static,
         op: impl FnOnce(&mut FsState) -> (R, String, String),
     ) -> R {
         let watched = Arc::clone(&self.state);
-        self.ctx.step(
-            object,
+        // Crash states and `always` invariants see the whole file system at once: then a step is
+        // on all of it.
+        let whole = || self.crashes.lock().unwrap_or_else(|e| e.into_inner()).is_some() || self.ctx.has_always();
+        let before = || -> Option<String> {
+            if whole() {
+                return None;
+            }
+            let st = self.st();
+            let mut objects = footprint(&st, by, touch);
+            // A call that may create an inode takes the next inode number.
+            if touch.iter().any(|t| matches!(t, Touch::Path(p) if !st.exists(p))) {
+                objects.insert("fs/alloc".into());
+            }
+            Some(objects.into_iter().collect::<Vec<_>>().join("+"))
+        };
+        self.ctx.step_within(
+            "fs",
+            &before,
             move || ready(&watched.lock().unwrap_or_else(|e| e.into_inner())),
             || {
                 let mut st = self.st();
+                let mut objects = footprint(&st, by, touch);
+                if touch.iter().any(|t| matches!(t, Touch::Path(p) if !st.exists(p))) {
+                    objects.insert("fs/alloc".into());
+                }
+                let orphans_before = st.nameless_open_for_write();
                 let (r, call, result) = op(&mut st);
+                objects.extend(footprint(&st, by, touch));
+                for (ino, writers) in st.nameless_open_for_write() {
+                    if !orphans_before.iter().any(|(i, _)| *i == ino) {
+                        let event = LostWhileWriting { call: call.clone(), by, writers };
+                        self.lost.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+                    }
+                }
                 let mut crashes = self.crashes.lock().unwrap_or_else(|e| e.into_inner());
+                let tracking = crashes.is_some();
                 if let Some(points) = crashes.as_mut() {
                     let after_steps = points.len();
                     points.push(CrashPoint { after_steps, states: crash::crash_states(&st) });
                     self.last_points.lock().unwrap_or_else(|e| e.into_inner()).insert(by, after_steps);
                 }
-                (r, Step::new(call, result))
+                let step = Step::new(call, result);
+                let fine = !tracking && !self.ctx.has_always();
+                let step = if fine {
+                    Step { object: objects.into_iter().collect::<Vec<_>>().join("+"), ..step }
+                } else {
+                    step
+                };
+                (r, step)
             },
         )
     }
@@ -349,6 +341,56 @@ impl Fs {
     pub fn release_process(&self, p: ProcId) {
         self.st().exit(p);
     }
+}
+
+/// What a system call resolves and uses, for its footprint.
+#[derive(Clone, Copy, Debug)]
+enum Touch<'a> {
+    /// A path it resolves: every directory on the way and what the path names, before and after.
+    Path(&'a str),
+    /// A descriptor it uses: the inode it refers to, and the process's descriptor table.
+    Fd(Fd),
+    /// The process's descriptor table (an `open` allocates a descriptor, a `close` frees one).
+    Table,
+}
+
+/// The objects a system call of process `by` reads or changes, as parts of the file system:
+/// `fs/ino:N` for inode `N` (a file's contents, size, locks and open descriptions; a directory's
+/// entries) and `fs/fds:P` for process `P`'s descriptor table. Computed on the state before and
+/// after the call; calls whose footprints share no part commute, which is what the step-level
+/// search's reduction and the count of distinct interleavings rely on.
+fn footprint(st: &FsState, by: ProcId, touch: &[Touch<'_>]) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for t in touch {
+        match t {
+            Touch::Path(path) => {
+                let mut prefix = String::new();
+                if let Some(ino) = st.ino_of("/") {
+                    out.insert(format!("fs/ino:{}", ino.0));
+                }
+                for comp in path.split('/').filter(|c| !c.is_empty()) {
+                    prefix.push('/');
+                    prefix.push_str(comp);
+                    match st.ino_of(&prefix) {
+                        Some(ino) => {
+                            out.insert(format!("fs/ino:{}", ino.0));
+                        }
+                        None => break,
+                    }
+                }
+            }
+            Touch::Fd(fd) => {
+                if let Some(ino) = st.fd_ino(by, *fd) {
+                    out.insert(format!("fs/ino:{}", ino.0));
+                }
+                out.insert(format!("fs/fds:{}", by.0));
+            }
+            Touch::Table => {
+                out.insert(format!("fs/fds:{}", by.0));
+            }
+        }
+    }
+    out
 }
 
 /// What a `flock` that must wait waits on, for deadlock reports: the call, the file, and every
@@ -392,16 +434,8 @@ impl FsProc {
         self.pid
     }
 
-    /// A step on `paths`.
-    fn step<R>(&self, paths: &[&str], op: impl FnOnce(&mut FsState) -> (R, String, String)) -> R {
-        let (object, _) = self.fs.object_of_paths(paths);
-        self.fs.step_when(self.pid, &object, |_| Ok(()), op)
-    }
-
-    /// A step on descriptor `fd`.
-    fn step_fd<R>(&self, fd: Fd, op: impl FnOnce(&mut FsState) -> (R, String, String)) -> R {
-        let object = self.fs.object_of_fd(self.pid, fd);
-        self.fs.step_when(self.pid, &object, |_| Ok(()), op)
+    fn step<R>(&self, touch: &[Touch<'_>], op: impl FnOnce(&mut FsState) -> (R, String, String)) -> R {
+        self.fs.step_when(self.pid, touch, |_| Ok(()), op)
     }
 
     /// The crash point recorded right after this process's last step (0 before its first, and
@@ -414,22 +448,20 @@ impl FsProc {
     /// `open(path, flags)`.
     pub fn open(&self, path: &str, flags: OpenFlags) -> Result<Fd, Errno> {
         let p = self.pid;
-        let (_, dir) = self.fs.object_of_paths(&[path]);
-        let r = self.step(&[path], |st| {
+        self.step(&[Touch::Path(path), Touch::Table], |st| {
             let r = st.open(p, path, flags);
             let res = shown(&r, |fd| format!("fd {fd}"));
             (r, format!("open(\"{path}\", {flags})"), res)
-        });
-        if let Ok(fd) = r {
-            self.fs.note_fd(p, fd, dir);
-        }
-        r
+        })
     }
 
-    /// `write(fd, data)`: returns the bytes written.
+    /// `write(fd, data)`: returns the bytes written (fewer than given when
+    /// [`Fs::limit_writes`] limits them).
     pub fn write(&self, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
         let p = self.pid;
-        self.step_fd(fd, |st| {
+        let limit = *self.fs.write_limit.lock().unwrap_or_else(|e| e.into_inner());
+        let data = &data[..limit.map_or(data.len(), |m| m.min(data.len()))];
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.write(p, fd, data);
             let res = shown(&r, |n| n.to_string());
             (r, format!("write(fd {fd}, {})", show_bytes(data)), res)
@@ -439,7 +471,7 @@ impl FsProc {
     /// `read(fd, max)`.
     pub fn read(&self, fd: Fd, max: usize) -> Result<Vec<u8>, Errno> {
         let p = self.pid;
-        self.step_fd(fd, |st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.read(p, fd, max);
             let res = shown(&r, |d| format!("{} ({} bytes)", show_bytes(d), d.len()));
             (r, format!("read(fd {fd}, {max})"), res)
@@ -449,21 +481,17 @@ impl FsProc {
     /// `close(fd)`.
     pub fn close(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        let r = self.step_fd(fd, |st| {
+        self.step(&[Touch::Fd(fd), Touch::Table], |st| {
             let r = st.close(p, fd);
             let res = shown(&r, |_| "ok".into());
             (r, format!("close(fd {fd})"), res)
-        });
-        if r.is_ok() {
-            self.fs.note_fd(p, fd, None);
-        }
-        r
+        })
     }
 
     /// `fsync(fd)`: of a file, makes its contents durable; of a directory, its entries.
     pub fn fsync(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        self.step_fd(fd, |st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.fsync(p, fd);
             let res = shown(&r, |_| "ok".into());
             (r, format!("fsync(fd {fd})"), res)
@@ -472,7 +500,7 @@ impl FsProc {
 
     /// `unlink(path)`.
     pub fn unlink(&self, path: &str) -> Result<(), Errno> {
-        self.step(&[path], |st| {
+        self.step(&[Touch::Path(path)], |st| {
             let r = st.unlink(path);
             let res = shown(&r, |_| "ok".into());
             (r, format!("unlink(\"{path}\")"), res)
@@ -481,7 +509,7 @@ impl FsProc {
 
     /// `rename(from, to)`: atomically replaces `to`.
     pub fn rename(&self, from: &str, to: &str) -> Result<(), Errno> {
-        self.step(&[from, to], |st| {
+        self.step(&[Touch::Path(from), Touch::Path(to)], |st| {
             let r = st.rename(from, to);
             let res = shown(&r, |_| "ok".into());
             (r, format!("rename(\"{from}\", \"{to}\")"), res)
@@ -492,7 +520,7 @@ impl FsProc {
     /// for commentary that needs the state the rename left (say, whose file it moved). `then`
     /// must not change anything.
     pub fn rename_then<R>(&self, from: &str, to: &str, then: impl FnOnce(&FsState) -> R) -> (Result<(), Errno>, R) {
-        self.step(&[from, to], |st| {
+        self.step(&[Touch::Path(from), Touch::Path(to)], |st| {
             let r = st.rename(from, to);
             let res = shown(&r, |_| "ok".into());
             let seen = then(st);
@@ -502,7 +530,7 @@ impl FsProc {
 
     /// `statx(path)` (`stat(2)`): what the path names.
     pub fn stat(&self, path: &str) -> Result<state::Stat, Errno> {
-        self.step(&[path], |st| {
+        self.step(&[Touch::Path(path)], |st| {
             let r = st.stat(path);
             let res = shown(&r, show_stat);
             (r, format!("statx(\"{path}\")"), res)
@@ -512,7 +540,7 @@ impl FsProc {
     /// `statx(fd)` (`fstat(2)`): what the descriptor refers to.
     pub fn fstat(&self, fd: Fd) -> Result<state::Stat, Errno> {
         let p = self.pid;
-        self.step_fd(fd, |st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.fstat(p, fd);
             let res = shown(&r, show_stat);
             (r, format!("statx(fd {fd})"), res)
@@ -522,7 +550,7 @@ impl FsProc {
     /// `lseek(fd, 0, SEEK_CUR)`: the offset.
     pub fn tell(&self, fd: Fd) -> Result<u64, Errno> {
         let p = self.pid;
-        self.step_fd(fd, |st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.offset(p, fd);
             let res = shown(&r, |o| o.to_string());
             (r, format!("lseek(fd {fd}, 0, SEEK_CUR)"), res)
@@ -532,7 +560,7 @@ impl FsProc {
     /// `ftruncate(fd, len)`.
     pub fn ftruncate(&self, fd: Fd, len: u64) -> Result<(), Errno> {
         let p = self.pid;
-        self.step_fd(fd, |st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.ftruncate(p, fd, len);
             let res = shown(&r, |_| "ok".into());
             (r, format!("ftruncate(fd {fd}, {len})"), res)
@@ -543,7 +571,7 @@ impl FsProc {
     /// things durable as `fsync`.
     pub fn fdatasync(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        self.step_fd(fd, |st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.fsync(p, fd);
             let res = shown(&r, |_| "ok".into());
             (r, format!("fdatasync(fd {fd})"), res)
@@ -553,7 +581,7 @@ impl FsProc {
     /// `getdents64(fd)`: the names in the directory the descriptor refers to, sorted.
     pub fn getdents(&self, fd: Fd) -> Result<Vec<String>, Errno> {
         let p = self.pid;
-        self.step_fd(fd, |st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.getdents(p, fd);
             let res = shown(&r, |names| {
                 format!("[{}]", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "))
@@ -565,7 +593,7 @@ impl FsProc {
     /// `getdents64(fd)` once every entry was read: 0 entries.
     pub fn getdents_end(&self, fd: Fd) -> Result<(), Errno> {
         let p = self.pid;
-        self.step_fd(fd, |st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.getdents(p, fd).map(|_| ());
             let res = shown(&r, |_| "[] (end)".into());
             (r, format!("getdents64(fd {fd})"), res)
@@ -574,7 +602,7 @@ impl FsProc {
 
     /// `mkdir(path)`.
     pub fn mkdir(&self, path: &str) -> Result<(), Errno> {
-        self.step(&[path], |st| {
+        self.step(&[Touch::Path(path)], |st| {
             let r = st.mkdir(path);
             let res = shown(&r, |_| "ok".into());
             (r, format!("mkdir(\"{path}\")"), res)
@@ -583,7 +611,7 @@ impl FsProc {
 
     /// `rmdir(path)`.
     pub fn rmdir(&self, path: &str) -> Result<(), Errno> {
-        self.step(&[path], |st| {
+        self.step(&[Touch::Path(path)], |st| {
             let r = st.rmdir(path);
             let res = shown(&r, |_| "ok".into());
             (r, format!("rmdir(\"{path}\")"), res)
@@ -592,7 +620,7 @@ impl FsProc {
 
     /// `readdir(path)`: the names, sorted (the model's deterministic order).
     pub fn readdir(&self, path: &str) -> Result<Vec<String>, Errno> {
-        self.step(&[path], |st| {
+        self.step(&[Touch::Path(path)], |st| {
             let r = st.readdir(path);
             let res = shown(&r, |names| {
                 format!("[{}]", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "))
@@ -605,10 +633,9 @@ impl FsProc {
     pub fn flock(&self, fd: Fd, op: FlockOp) -> Result<(), Errno> {
         let p = self.pid;
         let names = Arc::clone(&self.fs.names);
-        let object = self.fs.object_of_fd(p, fd);
         self.fs.step_when(
             p,
-            &object,
+            &[Touch::Fd(fd)],
             move |st| match st.flock_would_block(p, fd, op) {
                 Ok(true) => Err(flock_wait(st, &names, p, fd, op)),
                 _ => Ok(()),
@@ -624,7 +651,7 @@ impl FsProc {
     /// `flock(fd, op | LOCK_NB)`: `EWOULDBLOCK` instead of waiting.
     pub fn flock_nb(&self, fd: Fd, op: FlockOp) -> Result<(), Errno> {
         let p = self.pid;
-        self.step_fd(fd, |st| {
+        self.step(&[Touch::Fd(fd)], |st| {
             let r = st.flock(p, fd, op, true);
             let res = shown(&r, |_| "ok".into());
             (r, format!("flock(fd {fd}, {op}|LOCK_NB)"), res)

@@ -942,6 +942,21 @@ impl FsState {
         self.inodes.get(&ino).map_or(0, |i| i.links)
     }
 
+    /// Regular files that have no name left while some descriptor has them open for writing: a
+    /// writer's data goes to an inode nobody can find any more. With each, the descriptors.
+    pub fn nameless_open_for_write(&self) -> Vec<(Ino, Vec<(ProcId, Fd)>)> {
+        let mut out: Vec<(Ino, Vec<(ProcId, Fd)>)> = Vec::new();
+        for (p, fd, d) in self.descriptors().filter(|(_, _, d)| d.write) {
+            if self.links(d.ino) == 0 {
+                match out.iter_mut().find(|(i, _)| *i == d.ino) {
+                    Some((_, fds)) => fds.push((p, fd)),
+                    None => out.push((d.ino, vec![(p, fd)])),
+                }
+            }
+        }
+        out
+    }
+
     /// Descriptors (of any process) open for writing on `ino`, in order.
     pub fn open_writers(&self, ino: Ino) -> Vec<(ProcId, Fd)> {
         self.descriptors().filter(|(_, _, d)| d.ino == ino && d.write).map(|(p, fd, _)| (p, fd)).collect()

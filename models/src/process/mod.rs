@@ -125,15 +125,13 @@ impl Procs {
     }
 
     /// A step that can end a process: with a file system attached, its death releases the
-    /// process's files and locks in the same step, so the step touches both objects (every object
-    /// of the file system, when it is split into independent directories).
+    /// process's files and locks in the same step, so the step touches both objects.
     fn death_step<R>(
         &self,
         ready: impl Fn(&ProcTable) -> Result<(), String> + Send + 'static,
         op: impl FnOnce(&mut ProcTable) -> (R, String, String),
     ) -> R {
-        let object = format!("processes+{}", self.fs.objects());
-        self.step_on(&object, ready, op)
+        self.step_on("processes+fs", ready, op)
     }
 
     fn step_on<R>(
@@ -189,12 +187,26 @@ impl Procs {
     /// The process `pid` exits with `code` (made by the thread that plays that process). Its files
     /// and locks are released in the same step.
     pub fn exit(&self, pid: Pid, code: i32) -> Result<(), Errno> {
+        self.exit_step(pid, code, false)
+    }
+
+    /// The calling thread's own process `pid` exits with `code`: as [`Procs::exit`], and in the
+    /// same step the thread retires (it makes no more steps; see `Ctx::retire`), so nothing can
+    /// run between the process's death and its thread's end.
+    pub fn exit_self(&self, pid: Pid, code: i32) -> Result<(), Errno> {
+        self.exit_step(pid, code, true)
+    }
+
+    fn exit_step(&self, pid: Pid, code: i32, retire: bool) -> Result<(), Errno> {
         self.death_step(
             |_| Ok(()),
             |t| {
                 let r = t.exit(pid, code);
                 if let Ok(id) = &r {
                     self.release(*id);
+                    if retire {
+                        self.ctx.retire();
+                    }
                 }
                 let res = shown(&r, |_| "ok".into());
                 (r.map(|_| ()), format!("exit({code}) of pid {pid}"), res)
@@ -202,21 +214,25 @@ impl Procs {
         )
     }
 
-    /// [`Procs::exit`] made by the only thread process `pid` ever had, once it has closed every
+    /// [`Procs::exit_self`] made by the only thread process `pid` ever had, once it has closed every
     /// file: its death then releases nothing in the file system, so the step is on the PID table
     /// alone and commutes with every other process's file-system steps (a `processes+fs` step
     /// would be ordered against each of them, multiplying the schedules to explore for nothing).
-    /// Falls back to [`Procs::exit`] when the process still holds a descriptor.
+    /// The thread retires in the same step. Falls back to [`Procs::exit_self`] when the process
+    /// still holds a descriptor.
     pub fn exit_alone(&self, pid: Pid, code: i32) -> Result<(), Errno> {
         let id = self.st().proc_id(pid);
         let holds = id.is_some_and(|id| self.fs.holds_files(crate::fs::state::ProcId(FS_PROC_BASE + id.0)));
         if holds {
-            return self.exit(pid, code);
+            return self.exit_self(pid, code);
         }
         self.step(
             |_| Ok(()),
             |t| {
                 let r = t.exit(pid, code);
+                if r.is_ok() {
+                    self.ctx.retire();
+                }
                 let res = shown(&r, |_| "ok".into());
                 (r.map(|_| ()), format!("exit({code}) of pid {pid}"), res)
             },

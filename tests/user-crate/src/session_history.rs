@@ -34,7 +34,8 @@ fn run(ctx: &Ctx, fixed: bool) {
         thread::Builder::new().name(format!("handler {id}")).spawn(move || handle(&c, id, fixed)).unwrap()
     };
     let (a, b) = (spawn("s2"), spawn("s3"));
-    (a.join().unwrap(), b.join().unwrap());
+    a.join().unwrap();
+    b.join().unwrap();
     let h = c.history.inspect(|h| h.clone());
     ctx.check(&KEPT, h.len() == 3, || format!("history is {h:?}: an appended ID was lost"));
 }
