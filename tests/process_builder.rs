@@ -65,7 +65,12 @@ fn check(name: &str, body: fn(&Ctx)) {
     for strategy in [Strategy::DEFAULT, Strategy::Random, Strategy::Pct { depth: 3 }, Strategy::Urw, Strategy::Dfs] {
         let opts = CheckOptions { strategy, iterations: 2_000, seed: 1, ..CheckOptions::default() };
         let r = check_variant(scenario, &scenario.variants[0], &opts).unwrap();
-        assert!(r.ok && r.outcome == Expect::Holds, "{name} under {strategy}: {:?}\n{}", r.problem, r.trace.unwrap_or_default());
+        assert!(
+            r.ok && r.outcome == Expect::Holds,
+            "{name} under {strategy}: {:?}\n{}",
+            r.problem,
+            r.trace.unwrap_or_default()
+        );
     }
 }
 

@@ -534,7 +534,9 @@ pub(crate) fn guarded<T>(world: &World, f: impl FnOnce() -> T) -> T {
         Err(payload) => {
             // A stopped execution, or a cancelled thread (its process died or exited), unwinds on:
             // neither is a panic of the scenario.
-            if payload.downcast_ref::<Stop>().is_some() || payload.downcast_ref::<Cancelled>().is_some() || world.is_stopped()
+            if payload.downcast_ref::<Stop>().is_some()
+                || payload.downcast_ref::<Cancelled>().is_some()
+                || world.is_stopped()
             {
                 std::panic::resume_unwind(payload);
             }

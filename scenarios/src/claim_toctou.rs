@@ -84,8 +84,11 @@ fn ensure_session(content: &str, new: &str) -> (String, String) {
 
 /// `validate_file_claim`'s change: remove the file's entries whose pane is dead.
 fn remove_stale(registry: &mut Registry) -> bool {
-    let stale: Vec<String> =
-        registry.iter().filter(|(_, e)| e.file == FILE && !ALIVE.contains(&e.pane.as_str())).map(|(k, _)| k.clone()).collect();
+    let stale: Vec<String> = registry
+        .iter()
+        .filter(|(_, e)| e.file == FILE && !ALIVE.contains(&e.pane.as_str()))
+        .map(|(k, _)| k.clone())
+        .collect();
     for key in &stale {
         Ctx::current().note(format!("stale claim: {FILE} was bound to dead pane {}, replacing", registry[key].pane));
         registry.remove(key);
@@ -154,7 +157,9 @@ enum Doc {
 
 fn run(ctx: &Ctx, doc: Doc, one_transaction: bool) {
     let (initial, content): (Registry, String) = match doc {
-        Doc::Claimed => ([("s1".into(), Entry::new("%0", FILE))].into(), format!("---\nagent_doc_session: s1\n---\n{BODY}")),
+        Doc::Claimed => {
+            ([("s1".into(), Entry::new("%0", FILE))].into(), format!("---\nagent_doc_session: s1\n---\n{BODY}"))
+        }
         Doc::New => (Registry::new(), BODY.to_string()),
     };
     // In claimed-doc, claim %1 has validated already (see the modeling choices): the stale entry
@@ -198,7 +203,9 @@ fn run(ctx: &Ctx, doc: Doc, one_transaction: bool) {
             )
         },
     );
-    ctx.check(&NO_DATA_LOST, text.ends_with(BODY), || format!("{DOC} lost its body: it is {}", fs::show_bytes(text.as_bytes())));
+    ctx.check(&NO_DATA_LOST, text.ends_with(BODY), || {
+        format!("{DOC} lost its body: it is {}", fs::show_bytes(text.as_bytes()))
+    });
 }
 
 /// Witness: one claim took the lock between the other's validate and its registration.

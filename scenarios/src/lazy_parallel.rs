@@ -56,7 +56,10 @@ enum Guarantee {
 }
 
 fn contents(path: &str) -> String {
-    fs::Fs::current().inspect(|st| st.contents(path)).map(|d| String::from_utf8_lossy(&d).into_owned()).unwrap_or_default()
+    fs::Fs::current()
+        .inspect(|st| st.contents(path))
+        .map(|d| String::from_utf8_lossy(&d).into_owned())
+        .unwrap_or_default()
 }
 
 fn run(ctx: &Ctx, g: Guarantee) {
@@ -168,7 +171,10 @@ pub static SCENARIO: Scenario = Scenario {
             expect: Expect::Holds,
             summary: "a reader takes a.md's lock and reads while a cycle writes it",
             body: &|ctx| run(ctx, Guarantee::NoPartialRead),
-            witnesses: &[Witness { name: "the reader asked for the lock while the writer held it", reached: reader_waited }],
+            witnesses: &[Witness {
+                name: "the reader asked for the lock while the writer held it",
+                reached: reader_waited,
+            }],
             ..Variant::DEFAULTS
         },
     ],

@@ -139,7 +139,8 @@ fn contended(t: &Trace) -> bool {
 }
 
 /// Witness: claim checked the pane while sync held the lock, or the reverse.
-const CONTENDED: Witness = Witness { name: "one process asked for the lock while the other held it", reached: contended };
+const CONTENDED: Witness =
+    Witness { name: "one process asked for the lock while the other held it", reached: contended };
 
 /// The scenario.
 pub static SCENARIO: Scenario = Scenario {

@@ -79,7 +79,10 @@ pub fn from_json(s: &str) -> Result<Registry, String> {
     let v: serde_json::Value = serde_json::from_str(s).map_err(|e| e.to_string())?;
     let obj = v.as_object().ok_or("the registry is not an object")?;
     let field = |e: &serde_json::Value, f: &str| e.get(f).and_then(|x| x.as_str()).unwrap_or_default().to_string();
-    Ok(obj.iter().map(|(k, e)| (k.clone(), Entry { pane: field(e, "pane"), file: field(e, "file"), window: field(e, "window") })).collect())
+    Ok(obj
+        .iter()
+        .map(|(k, e)| (k.clone(), Entry { pane: field(e, "pane"), file: field(e, "file"), window: field(e, "window") }))
+        .collect())
 }
 
 /// The registry as a person reads it: `s1 → %1 (a.md), s2 → %2 (b.md, @2)`.
@@ -170,7 +173,9 @@ impl RegistryLock {
     pub fn acquire(code: Code) -> io::Result<RegistryLock> {
         if code.held_flag && REGISTRY_LOCK_HELD.get() {
             // The v0.9.6 fix: a nested acquire on this thread is an error, not a deadlock.
-            return Err(io::Error::other(format!("RegistryLock already held on this thread — would deadlock on {LOCK}")));
+            return Err(io::Error::other(format!(
+                "RegistryLock already held on this thread — would deadlock on {LOCK}"
+            )));
         }
         let file = OpenOptions::new().create(true).write(true).truncate(false).open(LOCK)?;
         file.lock()?; // fs2's lock_exclusive: flock(LOCK_EX), which waits for any other description
@@ -214,7 +219,8 @@ pub fn load_registry() -> io::Result<Registry> {
         return Ok(Registry::new());
     }
     let content = fs::read_to_string(REGISTRY)?;
-    from_json(&content).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("failed to parse {REGISTRY}: {e}")))
+    from_json(&content)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("failed to parse {REGISTRY}: {e}")))
 }
 
 /// `save_registry`: `fs::write`, which truncates the registry in place and writes it.
@@ -236,8 +242,11 @@ pub fn with_registry<T>(code: Code, f: impl FnOnce(&mut Registry) -> T) -> io::R
 /// on the same pane are removed as stale), then the entry is inserted under `session_id`.
 pub fn register_full(code: Code, session_id: &str, pane: &str, file: &str) -> io::Result<()> {
     with_registry(code, |registry| {
-        let stale: Vec<String> =
-            registry.iter().filter(|(k, e)| e.pane == pane && k.as_str() != session_id).map(|(k, _)| k.clone()).collect();
+        let stale: Vec<String> = registry
+            .iter()
+            .filter(|(k, e)| e.pane == pane && k.as_str() != session_id)
+            .map(|(k, _)| k.clone())
+            .collect();
         for key in stale {
             Ctx::current().note(format!("[registry] removing stale session {key} (was pane {pane})"));
             registry.remove(&key);

@@ -28,7 +28,7 @@
 //! bounded share (the nightly explores it).
 
 use super::registry::{self, Code, Entry, Registry};
-use interleave::{Ctx, Expect, Param, Invariant, Scenario, Source, Trace, Variant, Witness};
+use interleave::{Ctx, Expect, Invariant, Param, Scenario, Source, Trace, Variant, Witness};
 
 /// No process clobbers another's change: the registry ends with all three changes.
 pub static NO_CLOBBER: Invariant = Invariant { name: "no process clobbers another's registry change" };

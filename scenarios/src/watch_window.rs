@@ -71,11 +71,15 @@ fn run(ctx: &Ctx, other: Other) {
     .unwrap();
     let _ = (watch.wait(), second.wait());
 
-    let text = fsys.inspect(|st| st.contents(DOC)).map(|d| String::from_utf8_lossy(&d).into_owned()).unwrap_or_default();
+    let text =
+        fsys.inspect(|st| st.contents(DOC)).map(|d| String::from_utf8_lossy(&d).into_owned()).unwrap_or_default();
     ctx.end(format!("{DOC} = {}", fs::show_bytes(text.as_bytes())));
     match other {
         Other::Editor => ctx.check(&SAVE_KEPT, text.contains("e1\n"), || {
-            format!("the user saved e1, and {DOC} is {}: the daemon wrote back what it had read before the save", fs::show_bytes(text.as_bytes()))
+            format!(
+                "the user saved e1, and {DOC} is {}: the daemon wrote back what it had read before the save",
+                fs::show_bytes(text.as_bytes())
+            )
         }),
         Other::AgentDocRun => ctx.check(&BOTH_LAND, text.contains("r1\n") && text.contains("r2\n"), || {
             format!("{DOC} is {}: a response was lost", fs::show_bytes(text.as_bytes()))
@@ -106,7 +110,10 @@ pub static SCENARIO: Scenario = Scenario {
             expect: Expect::Holds,
             summary: "agent-doc run writes the same document; both take its advisory lock",
             body: &|ctx| run(ctx, Other::AgentDocRun),
-            witnesses: &[Witness { name: "one agent-doc process asked for the lock while the other held it", reached: contended }],
+            witnesses: &[Witness {
+                name: "one agent-doc process asked for the lock while the other held it",
+                reached: contended,
+            }],
             ..Variant::DEFAULTS
         },
     ],

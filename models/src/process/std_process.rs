@@ -221,7 +221,8 @@ fn exit_process(ctx: &Ctx, member: Member, code: i32) {
     // A process whose only thread ever is this one, and that closed its files, releases nothing in
     // the file system: its exit is a step on the PID table alone.
     let me = ctx.current_thread().0;
-    let alone = (0..ctx.thread_count()).all(|i| i == me || member_of(ctx, i).is_none_or(|m| m.proc_id != member.proc_id));
+    let alone =
+        (0..ctx.thread_count()).all(|i| i == me || member_of(ctx, i).is_none_or(|m| m.proc_id != member.proc_id));
     let procs = Procs::current();
     let exited = if alone { procs.exit_alone(member.pid, code) } else { procs.exit_self(member.pid, code) };
     // A process killed meanwhile has nothing left to end (and its threads are cancelled already).
