@@ -34,8 +34,8 @@
 //!   wrote: holds, on the `new-doc` setup.
 //!
 //! Modeling choices: see `registry.rs`. Two reductions keep the proof of `claimed-doc` within
-//! the default budget (the model's file system is one object, so it cannot see that these steps
-//! commute; without them it has over 7,000 interleaving classes):
+//! the default budget (written when the model's file system was one object, which could not see
+//! that these steps commute; with per-step footprints they may no longer be needed):
 //! - nothing writes the document there, so its read (five steps per claim) commutes with every
 //!   other step: each claim takes the session ID `s1` from the frontmatter without reading it;
 //! - the model starts with `claim %1` in the gap, its `validate_file_claim` done (`s1 → %0`

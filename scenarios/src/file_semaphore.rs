@@ -36,11 +36,10 @@
 //! - The job is a step that touches nothing shared (`sleep(1s)`), held between the acquisition and
 //!   the release.
 //! - The catalog's instance is 2 processes and 1 slot, the smallest with a waiter, so that the
-//!   default search proves it (every schedule: 721 executions). The scan over several slots with a
+//!   default search proves it (every schedule: 661 executions). The scan over several slots with a
 //!   waiter needs 3 processes and 2 slots, `'file-semaphore/audited[processes=3,slots=2]'`, which
-//!   the default search samples (20,000 schedules, no violation) but cannot cover: every
-//!   file-system step depends on every other, and 3 processes polling give hundreds of thousands
-//!   of schedules (3 processes and 1 slot already need 174,164 executions of `dfs`).
+//!   the default search samples (20,000 schedules, no violation) but cannot cover: the polls of
+//!   three processes on the same slot files do not commute, and their orders multiply.
 
 use interleave::fs::{Fs, OpenOptions, TryLockError};
 use interleave::process::{self, Builder};
