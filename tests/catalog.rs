@@ -12,11 +12,23 @@ fn variants() -> Vec<(&'static str, &'static str, Expect)> {
     scenarios::CATALOG.iter().flat_map(|s| s.variants.iter().map(move |v| (s.name, v.name, v.expect))).collect()
 }
 
+/// Counterexamples a sampler does not reach at the test's budget (3,000 executions), though the
+/// default strategy finds them at once. Each must still be reported as what it is, a sample.
+/// - `load-save-footgun/bypass-read` under `urw`: claim's one `read` must fall between sync's
+///   `open(O_TRUNC)` and its `write`, with sync nine steps ahead; shuttle's uniform random walk
+///   did not reach it in 30,000 executions with seed 1 (nor 3,000 with seeds 0-5); the portfolio
+///   finds it in 42, `random` and `pct` within 3,000.
+const MISSED_BY: &[(&str, &str, &str)] = &[("load-save-footgun", "bypass-read", "urw")];
+
 #[test]
 fn every_variant_meets_its_expectation_under_shuttle() {
     for strategy in [Strategy::DEFAULT, Strategy::Random, Strategy::Pct { depth: 3 }, Strategy::Urw] {
         for (scenario, variant, expect) in variants() {
             let r = check(scenario, variant, strategy);
+            if MISSED_BY.contains(&(scenario, variant, &strategy.to_string())) {
+                assert!(!r.exhaustive && r.outcome == Expect::Holds, "{scenario}/{variant} under {strategy}: {r:#?}");
+                continue;
+            }
             assert_eq!(r.outcome, expect, "{scenario}/{variant} under {strategy}: {r:#?}");
             assert!(r.ok, "{scenario}/{variant} under {strategy}: {:?}", r.problem);
             if expect == Expect::Holds {
@@ -44,8 +56,19 @@ fn the_step_level_search_reaches_every_class_a_random_run_reaches() {
     // own schedulers, and the search would miss what they reach. (Both did happen: a trigger set by
     // an event loop task's synchronous code, and a process asking whether it was still alive.)
     let all = common::all();
-    let mut targets: Vec<String> =
-        variants().into_iter().filter(|v| v.2 == Expect::Holds).map(|(s, v, _)| format!("{s}/{v}")).collect();
+    //
+    // Left out: `file-semaphore/audited`, whose polling loop sleeps. A sleep is a fair yield: the
+    // step-level search lets a sleeping thread run again only once every other thread has made a
+    // step (CHESS's fair scheduling, which is what keeps the search of a polling loop finite),
+    // while shuttle's random scheduler lets a poller poll again before a holder moves, so it
+    // reaches (unfair) classes with more polling rounds that the search leaves out by design.
+    let unfair_pollers = ["file-semaphore/audited"];
+    let mut targets: Vec<String> = variants()
+        .into_iter()
+        .filter(|v| v.2 == Expect::Holds)
+        .map(|(s, v, _)| format!("{s}/{v}"))
+        .filter(|t| !unfair_pollers.contains(&t.as_str()))
+        .collect();
     targets.push("family/holds[threads=3,steps=6,depth=2]".into());
     for target in targets {
         let (_, variant) = interleave::select(&all, std::slice::from_ref(&target)).expect("a variant")[0];

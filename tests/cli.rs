@@ -117,9 +117,53 @@ fn list_names_every_variant_with_source_and_expectation() {
     let o = run(&["list"]);
     assert_eq!(o.status.code(), Some(0));
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("000_22be9e3ee358d176.txt, \"Non-atomic worker state writes\""), "{text}");
+    assert!(text.contains("audit 000_22be9e3ee358d176.txt"), "{text}");
+    assert!(text.contains("section: \"Non-atomic worker state writes\""), "{text}");
     for v in ["buggy", "audit-fix", "audit-fix-two-writers", "fixed"] {
         assert!(text.contains(v), "{text}");
+    }
+}
+
+#[test]
+fn list_groups_scenarios_by_audit_with_their_verdicts_at_a_glance() {
+    let o = run(&["list"]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    // One heading per seed file, each scenario under its own audit's heading, in catalog order.
+    let headings: Vec<&str> = text.lines().filter(|l| l.starts_with("audit ")).collect();
+    let seeds: Vec<&str> = headings.iter().map(|h| h.split_whitespace().nth(1).unwrap()).collect();
+    let mut unique = seeds.clone();
+    unique.dedup();
+    assert_eq!(seeds, unique, "an audit has two headings:\n{text}");
+    for s in scenarios::CATALOG {
+        let heading = text.find(&format!("audit {} (", s.source.seed)).expect("the scenario's audit has a heading");
+        let at = text.find(&format!("\n  {} — ", s.name)).unwrap_or_else(|| panic!("{} is listed:\n{text}", s.name));
+        let next = text[heading + 1..].find("\naudit ").map_or(text.len(), |i| heading + 1 + i);
+        assert!(heading < at && at < next, "{} is not under audit {}:\n{text}", s.name, s.source.seed);
+        let glance: Vec<String> = s
+            .variants
+            .iter()
+            .map(|v| format!("{} {}", v.name, if v.expect == interleave::Expect::Holds { "✓" } else { "✗" }))
+            .collect();
+        assert!(text[at..next].contains(&format!("verdicts: {}", glance.join("  "))), "{}:\n{text}", s.name);
+    }
+}
+
+#[test]
+fn list_json_prints_every_scenario_with_source_summary_and_variants() {
+    let o = run(&["list", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let list = v.as_array().expect("an array");
+    assert_eq!(list.len(), scenarios::CATALOG.len());
+    for (item, s) in list.iter().zip(scenarios::CATALOG) {
+        let keys: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["scenario", "source", "summary", "variants"], "{item}");
+        assert_eq!(item["scenario"], s.name);
+        assert_eq!(item["summary"], s.summary);
+        assert_eq!(item["source"], serde_json::json!({ "seed": s.source.seed, "section": s.source.section }));
+        let variants: Vec<serde_json::Value> =
+            s.variants.iter().map(|v| serde_json::json!({ "name": v.name, "expect": v.expect.to_string() })).collect();
+        assert_eq!(item["variants"], serde_json::Value::Array(variants), "{}", s.name);
     }
 }
 

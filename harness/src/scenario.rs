@@ -532,7 +532,12 @@ pub(crate) fn guarded<T>(world: &World, f: impl FnOnce() -> T) -> T {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(v) => v,
         Err(payload) => {
-            if payload.downcast_ref::<Stop>().is_some() || world.is_stopped() {
+            // A stopped execution, or a cancelled thread (its process died or exited), unwinds on:
+            // neither is a panic of the scenario.
+            if payload.downcast_ref::<Stop>().is_some()
+                || payload.downcast_ref::<Cancelled>().is_some()
+                || world.is_stopped()
+            {
                 std::panic::resume_unwind(payload);
             }
             world.panicked(crate::explore::panic_message(payload.as_ref()));

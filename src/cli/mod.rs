@@ -123,8 +123,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List every scenario and variant with its source and expectation.
-    List,
+    /// List every scenario, grouped by audit, with each variant's expectation.
+    List {
+        /// Print `[{"scenario", "source": {"seed", "section"}, "summary", "variants": [{"name", "expect"}]}]`.
+        #[arg(long)]
+        json: bool,
+    },
     /// Explore variants and report whether each met its expectation.
     Check {
         /// `SCENARIO` or `SCENARIO/VARIANT`; none checks the whole catalog.
@@ -290,7 +294,7 @@ fn run(cli: Cli, catalog: &[&'static harness::Scenario]) -> ExitCode {
     let all: Vec<&'static harness::Scenario> =
         catalog.iter().chain(crate::internal::INTERNAL.iter()).copied().collect();
     match cli.command {
-        Command::List => list::run(catalog),
+        Command::List { json } => list::run(catalog, json),
         Command::Check {
             targets,
             strategy,

@@ -38,6 +38,8 @@ pub struct Fs {
     lost: Arc<Mutex<Vec<LostWhileWriting>>>,
     /// The most bytes one `write` writes (a short write), if limited (see [`Fs::limit_writes`]).
     write_limit: Arc<Mutex<Option<usize>>>,
+    /// What to call each process in reports (see [`Fs::name_process`]).
+    names: Arc<Mutex<std::collections::BTreeMap<ProcId, String>>>,
 }
 
 /// A step that took the last name of a file some descriptor had open for writing: whatever that
@@ -184,6 +186,7 @@ impl Fs {
                 last_points: Arc::default(),
                 lost: Arc::default(),
                 write_limit: Arc::default(),
+                names: Arc::default(),
             })
         })
         .0
@@ -342,6 +345,20 @@ impl Fs {
         )
     }
 
+    /// Names process `pid` (its identity in this file system) for reports: a `flock` that waits
+    /// says whose lock it waits for ("held by fd 3 of claim (pid 101)"). `interleave::process`
+    /// names the processes it starts; unnamed ones are "process N".
+    pub fn name_process(&self, pid: u32, name: impl Into<String>) {
+        self.names.lock().unwrap_or_else(|e| e.into_inner()).insert(ProcId(pid), name.into());
+    }
+
+    /// Whether process `p` has a descriptor open, read without a step and without declaring a
+    /// read of the model: sound only for the one thread of `p`, between its steps, since no other
+    /// process can change `p`'s descriptor table (only `p`'s own calls and its death do).
+    pub fn holds_files(&self, p: ProcId) -> bool {
+        self.st().has_descriptors(p)
+    }
+
     /// Releases everything process `p` holds (its descriptors, and so its `flock`s): what the
     /// kernel does when a process dies. Not a step by itself: the process model calls it inside
     /// the step in which the process dies.
@@ -405,6 +422,34 @@ fn footprint(st: &FsState, by: ProcId, touch: &[Touch<'_>]) -> std::collections:
         }
     }
     out
+}
+
+/// What a `flock` that must wait waits on, for deadlock reports: the call, the file, and every
+/// descriptor whose lock is in the way, named by process ("this process's fd 3" when the waiting
+/// process holds it through another open file description: `flock` is not reentrant).
+fn flock_wait(
+    st: &FsState,
+    names: &Mutex<std::collections::BTreeMap<ProcId, String>>,
+    p: ProcId,
+    fd: Fd,
+    op: FlockOp,
+) -> String {
+    let names = names.lock().unwrap_or_else(|e| e.into_inner());
+    let file = st.fd_ino(p, fd).and_then(|ino| st.path_of(ino)).map_or(String::new(), |path| format!(" on \"{path}\""));
+    let holders: Vec<String> = st
+        .flock_blockers(p, fd, op)
+        .into_iter()
+        .map(|(q, n, held)| {
+            let who = if q == p {
+                "this process's".to_string()
+            } else {
+                format!("{}'s", names.get(&q).cloned().unwrap_or_else(|| format!("process {}", q.0)))
+            };
+            format!("{held} held by {who} fd {n}")
+        })
+        .collect();
+    let by = if holders.is_empty() { "another description holds a lock".to_string() } else { holders.join(", ") };
+    format!("flock(fd {fd}, {op}){file}: {by}")
 }
 
 /// One process's view of a [`Fs`]: its system calls, each one step.
@@ -619,11 +664,12 @@ impl FsProc {
     /// `flock(fd, op)`: waits while another open file description holds a conflicting lock.
     pub fn flock(&self, fd: Fd, op: FlockOp) -> Result<(), Errno> {
         let p = self.pid;
+        let names = Arc::clone(&self.fs.names);
         self.fs.step_when(
             p,
             &[Touch::Fd(fd)],
             move |st| match st.flock_would_block(p, fd, op) {
-                Ok(true) => Err(format!("flock(fd {fd}, {op}): another description holds a lock")),
+                Ok(true) => Err(flock_wait(st, &names, p, fd, op)),
                 _ => Ok(()),
             },
             |st| {

@@ -562,12 +562,17 @@ impl FsState {
     /// Process death: closes every descriptor of `p`, and so releases every
     /// `flock` lock its descriptions held.
     pub fn exit(&mut self, p: ProcId) {
-        if let Some(table) = self.fd_tables.remove(&p) {
+        if let Some(table) = self.fd_tables.remove(&p).filter(|t| !t.is_empty()) {
             for ofd in table.values() {
                 self.descriptions.remove(ofd);
             }
             self.collect_garbage();
         }
+    }
+
+    /// Whether process `p` has any descriptor open (so that its death changes the file system).
+    pub fn has_descriptors(&self, p: ProcId) -> bool {
+        self.fd_tables.get(&p).is_some_and(|t| !t.is_empty())
     }
 
     /// `write(2)`: writes all of `data` at the offset (at the end with
@@ -979,6 +984,51 @@ impl FsState {
     /// The open file description behind descriptor `fd` of process `p`.
     pub fn fd_ofd(&self, p: ProcId, fd: Fd) -> Option<Ofd> {
         self.ofd(p, fd).ok()
+    }
+
+    /// Who makes `flock(p, fd, op)` wait: every descriptor (process, number) of another
+    /// description of the same inode that holds a lock conflicting with `op`, with that lock, in
+    /// (process, fd) order. Empty when the call would not block (see
+    /// [`FsState::flock_would_block`]).
+    pub fn flock_blockers(&self, p: ProcId, fd: Fd, op: FlockOp) -> Vec<(ProcId, Fd, FlockOp)> {
+        let Ok(mine) = self.ofd(p, fd) else { return Vec::new() };
+        let Some(ino) = self.descriptions.get(&mine).map(|d| d.ino) else { return Vec::new() };
+        if op == FlockOp::Unlock {
+            return Vec::new();
+        }
+        let conflicting = |ofd: &Ofd, d: &Description| {
+            *ofd != mine && d.ino == ino && d.lock.is_some_and(|held| op.conflicts_with(held))
+        };
+        self.fd_tables
+            .iter()
+            .flat_map(|(q, table)| table.iter().map(move |(n, ofd)| (*q, *n, *ofd)))
+            .filter_map(|(q, n, ofd)| {
+                let d = self.descriptions.get(&ofd)?;
+                conflicting(&ofd, d).then(|| (q, n, d.lock.unwrap_or(FlockOp::Exclusive)))
+            })
+            .collect()
+    }
+
+    /// A current path of inode `ino` (the first in name order), or `None` when no directory
+    /// entry names it any more.
+    pub fn path_of(&self, ino: Ino) -> Option<String> {
+        if ino == ROOT {
+            return Some("/".into());
+        }
+        let mut todo = vec![(ROOT, String::new())];
+        while let Some((dir, path)) = todo.pop() {
+            let Some(entries) = self.dir(dir).map(|d| &d.entries) else { continue };
+            for (name, child) in entries.iter().rev() {
+                let child_path = format!("{path}/{name}");
+                if *child == ino {
+                    return Some(child_path);
+                }
+                if self.is_dir_ino(*child) {
+                    todo.push((*child, child_path));
+                }
+            }
+        }
+        None
     }
 
     /// Current contents of a live regular file, named or not; `None` for

@@ -136,7 +136,7 @@ impl Procs {
 
     fn step_on<R>(
         &self,
-        object: &'static str,
+        object: &str,
         ready: impl Fn(&ProcTable) -> Result<(), String> + Send + 'static,
         op: impl FnOnce(&mut ProcTable) -> (R, String, String),
     ) -> R {
@@ -207,6 +207,31 @@ impl Procs {
                     if retire {
                         self.ctx.retire();
                     }
+                }
+                let res = shown(&r, |_| "ok".into());
+                (r.map(|_| ()), format!("exit({code}) of pid {pid}"), res)
+            },
+        )
+    }
+
+    /// [`Procs::exit_self`] made by the only thread process `pid` ever had, once it has closed every
+    /// file: its death then releases nothing in the file system, so the step is on the PID table
+    /// alone and commutes with every other process's file-system steps (a `processes+fs` step
+    /// would be ordered against each of them, multiplying the schedules to explore for nothing).
+    /// The thread retires in the same step. Falls back to [`Procs::exit_self`] when the process
+    /// still holds a descriptor.
+    pub fn exit_alone(&self, pid: Pid, code: i32) -> Result<(), Errno> {
+        let id = self.st().proc_id(pid);
+        let holds = id.is_some_and(|id| self.fs.holds_files(crate::fs::state::ProcId(FS_PROC_BASE + id.0)));
+        if holds {
+            return self.exit_self(pid, code);
+        }
+        self.step(
+            |_| Ok(()),
+            |t| {
+                let r = t.exit(pid, code);
+                if r.is_ok() {
+                    self.ctx.retire();
                 }
                 let res = shown(&r, |_| "ok".into());
                 (r.map(|_| ()), format!("exit({code}) of pid {pid}"), res)

@@ -107,10 +107,20 @@ fn cancel_threads_of(ctx: &Ctx, proc_id: state::ProcId) {
 }
 
 /// A handle to a child process, shaped like `std::process::Child`.
-#[derive(Debug)]
 pub struct Child {
     handle: ChildHandle,
     status: Option<ExitStatus>,
+    /// The thread of a process started by [`Builder::spawn`], joined once the process has been
+    /// waited for: when `waitpid` returns, the real process has no thread left, so neither may
+    /// the model's (its thread still has to return from the closure after its exit step, and a
+    /// read of the model before then would be a read while it runs).
+    thread: Option<harness::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Child {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Child").field("handle", &self.handle).field("status", &self.status).finish_non_exhaustive()
+    }
 }
 
 impl Child {
@@ -133,6 +143,14 @@ impl Child {
         Ok(())
     }
 
+    /// Joins the thread of a process started by [`Builder::spawn`] (not a step: it has made its
+    /// last one, the exit). A cancelled thread (its process was killed) joins as `Err`, ignored.
+    fn join_thread(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
     /// `Child::wait`: waits for the child to exit and reaps it (a second `wait` returns the same
     /// status without a step).
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
@@ -141,6 +159,7 @@ impl Child {
         }
         let s = Procs::current().wait_handle(&mut self.handle).map_err(io_error)?;
         self.status = Some(s);
+        self.join_thread();
         Ok(s)
     }
 
@@ -151,6 +170,9 @@ impl Child {
         }
         let s = Procs::current().try_wait_handle(&mut self.handle).map_err(io_error)?;
         self.status = s;
+        if s.is_some() {
+            self.join_thread();
+        }
         Ok(s)
     }
 }
@@ -180,23 +202,31 @@ impl Builder {
         let procs = Procs::current();
         let handle = procs.spawn_child(&self.name).map_err(io_error)?;
         let member = Member { pid: handle.pid, proc_id: handle.proc_id };
+        crate::fs::Fs::current().name_process(member.fs_id().0, format!("{} (pid {})", self.name, handle.pid));
         let members = members(&ctx);
         let c = ctx.clone();
-        ctx.spawn(&self.name, move || {
+        let thread = ctx.spawn(&self.name, move || {
             let me = c.current_thread().0;
             members.0.lock().unwrap_or_else(|e| e.into_inner()).insert(me, member);
             f();
             exit_process(&c, member, 0);
         });
-        Ok(Child { handle, status: None })
+        Ok(Child { handle, status: None, thread: Some(thread) })
     }
 }
 
 /// Ends process `member` with `code`: its exit step (which releases its files and locks), then
 /// its other threads are cancelled.
 fn exit_process(ctx: &Ctx, member: Member, code: i32) {
+    // A process whose only thread ever is this one, and that closed its files, releases nothing in
+    // the file system: its exit is a step on the PID table alone.
+    let me = ctx.current_thread().0;
+    let alone =
+        (0..ctx.thread_count()).all(|i| i == me || member_of(ctx, i).is_none_or(|m| m.proc_id != member.proc_id));
+    let procs = Procs::current();
+    let exited = if alone { procs.exit_alone(member.pid, code) } else { procs.exit_self(member.pid, code) };
     // A process killed meanwhile has nothing left to end (and its threads are cancelled already).
-    if Procs::current().exit_self(member.pid, code).is_ok() {
+    if exited.is_ok() {
         cancel_threads_of(ctx, member.proc_id);
     }
 }
@@ -238,7 +268,7 @@ impl Command {
     /// Outside an execution.
     pub fn spawn(&mut self) -> io::Result<Child> {
         let handle = Procs::current().spawn_child(&self.program).map_err(io_error)?;
-        Ok(Child { handle, status: None })
+        Ok(Child { handle, status: None, thread: None })
     }
 }
 
