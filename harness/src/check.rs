@@ -15,6 +15,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// The most executions a loom run of `exhaustive` takes by default before it stops incomplete.
+pub const DEFAULT_LOOM_CAP: usize = 250_000;
+
 /// Options of a check.
 #[derive(Clone, Debug)]
 pub struct CheckOptions {
@@ -37,7 +40,7 @@ pub struct CheckOptions {
     /// Whether to minimize and render a counterexample (the benchmark measures finding alone).
     pub minimize: bool,
     /// The most executions each loom run of the `exhaustive` strategy may take before it stops
-    /// and reports itself incomplete (by default [`crate::loom_run::MAX_PERMUTATIONS`]). A capped
+    /// and reports itself incomplete (by default [`DEFAULT_LOOM_CAP`]). A capped
     /// loom run proves nothing and never counts against another run's verdict.
     pub loom_cap: usize,
 }
@@ -52,7 +55,7 @@ impl Default for CheckOptions {
             child_mode: ChildMode::Cli,
             minimize_budget: 50_000,
             minimize: true,
-            loom_cap: crate::loom_run::MAX_PERMUTATIONS,
+            loom_cap: DEFAULT_LOOM_CAP,
         }
     }
 }

@@ -31,7 +31,7 @@ pub const MAX_THREADS: usize = 5;
 
 /// The most loom executions one run may take before it is reported incomplete, by default (see
 /// [`crate::CheckOptions::loom_cap`]).
-pub const MAX_PERMUTATIONS: usize = 250_000;
+pub const MAX_PERMUTATIONS: usize = crate::check::DEFAULT_LOOM_CAP;
 
 struct Shared {
     world: Option<Arc<World>>,

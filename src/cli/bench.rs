@@ -337,7 +337,7 @@ fn holds_tables(
                 child_mode: harness::check::ChildMode::Cli,
                 minimize: false,
                 minimize_budget: 100_000,
-                loom_cap: harness::loom_run::MAX_PERMUTATIONS,
+                loom_cap: harness::check::DEFAULT_LOOM_CAP,
             };
             let t = Instant::now();
             let r = check_variant(s, v, &opts).map_err(|e| e.to_string())?;
