@@ -16,7 +16,11 @@
 
 use crate::bounded::{BoundedResult, Resumable};
 use crate::explore::{shuttle_free, FreeResult};
+use crate::pos::PosSampler;
+use crate::sampler::SampleRun;
 use crate::scenario::Variant;
+use crate::step_pct::StepPctSampler;
+use crate::surw::SurwSampler;
 use shuttle::scheduler::{PctScheduler, RandomScheduler, Schedule, Scheduler, Task, TaskId, UrwRandomScheduler};
 use std::sync::{Arc, Mutex};
 
@@ -31,6 +35,12 @@ pub enum Member {
     Pct(usize),
     /// The step-level iterative preemption bounding search.
     Bounded,
+    /// The step-level partial order sampling (see [`crate::pos`]).
+    Pos,
+    /// The step-level selectively uniform random walk (see [`crate::surw`]).
+    Surw,
+    /// The step-level PCT with this depth (see [`crate::step_pct`]).
+    StepPct(usize),
 }
 
 /// The default portfolio's members, in the order each round runs them.
@@ -44,6 +54,9 @@ impl Member {
             Member::Urw => "urw".into(),
             Member::Pct(d) => format!("pct(depth {d})"),
             Member::Bounded => "bounded".into(),
+            Member::Pos => "pos".into(),
+            Member::Surw => "surw".into(),
+            Member::StepPct(d) => format!("step-pct(depth {d})"),
         }
     }
 }
@@ -83,6 +96,7 @@ impl Scheduler for Slice {
 enum State {
     Shuttle { scheduler: Shared, result: FreeResult },
     Bounded(Resumable),
+    Sampler(SampleRun),
 }
 
 /// What one member did.
@@ -92,6 +106,8 @@ pub enum MemberResult {
     Shuttle(FreeResult),
     /// The bounded member's search, and the bound it reached.
     Bounded(BoundedResult, usize),
+    /// A step-level sampler's executions.
+    Sampler(FreeResult),
 }
 
 /// Runs the portfolio of `members` on `variant` within `budget` executions in all; each shuttle
@@ -112,6 +128,11 @@ pub fn run(
                 Member::Urw => shuttle(Box::new(UrwRandomScheduler::new_from_seed(seed, n))),
                 Member::Pct(d) => shuttle(Box::new(PctScheduler::new_from_seed(seed, d, n))),
                 Member::Bounded => State::Bounded(Resumable::new(variant, None)),
+                Member::Pos => State::Sampler(SampleRun::new(variant, Box::new(PosSampler), seed)),
+                Member::Surw => State::Sampler(SampleRun::new(variant, Box::new(SurwSampler), seed)),
+                Member::StepPct(depth) => {
+                    State::Sampler(SampleRun::new(variant, Box::new(StepPctSampler { depth }), seed))
+                }
             };
             (*m, state, false)
         })
@@ -135,6 +156,16 @@ pub fn run(
                     let found = r.decisive();
                     merge(result, r);
                     if found {
+                        break 'rounds;
+                    }
+                }
+                State::Sampler(run) => {
+                    let before = run.executions();
+                    run.run(size.min(n.saturating_sub(before)));
+                    let ran = run.executions() - before;
+                    spent += ran;
+                    *done = ran < size && !run.found();
+                    if run.found() {
                         break 'rounds;
                     }
                 }
@@ -165,6 +196,7 @@ pub fn run(
                     let (b, bound) = search.finish();
                     MemberResult::Bounded(b, bound)
                 }
+                State::Sampler(run) => MemberResult::Sampler(run.finish()),
             };
             (m, r)
         })

@@ -129,7 +129,7 @@ enum Command {
     Check {
         /// `SCENARIO` or `SCENARIO/VARIANT`; none checks the whole catalog.
         targets: Vec<String>,
-        /// portfolio (the default), random, pct, urw, dfs, shuttle-dfs, bounded or exhaustive (loom; needs `--features loom`).
+        /// portfolio (the default), random, pct, urw (shuttle's schedulers), pos, surw, step-pct (the harness's step-level samplers), dfs, shuttle-dfs, bounded or exhaustive (loom; needs `--features loom`).
         #[arg(long, default_value = "portfolio")]
         strategy: String,
         /// The exploration's whole budget in executions, for every strategy: per run of random, pct and urw; the cap of dfs, shuttle-dfs and bounded; the portfolio's total. Minimizing a counterexample has its own, --minimize-budget.
@@ -141,7 +141,7 @@ enum Command {
         /// The run's seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// The bug depth of `pct` (default 3); only `--strategy pct` takes it.
+        /// The bug depth of `pct` and `step-pct` (default 3); only those strategies take it.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=20))]
         depth: Option<u64>,
         /// The largest preemption bound of `bounded` (default: bounds 0 to 3, then every schedule); only `--strategy bounded` takes it.
