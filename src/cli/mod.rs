@@ -235,6 +235,13 @@ enum Command {
         /// link) is refused before the run.
         #[arg(long, value_name = "FILE")]
         save: Option<std::path::PathBuf>,
+        /// Only these strategies, by their labels in the tables, comma-separated (`pos,surw,bare urw`);
+        /// default: all of them.
+        #[arg(long, value_delimiter = ',')]
+        strategies: Vec<String>,
+        /// Skip the throughput and exhaustive tables (bug finding only).
+        #[arg(long)]
+        no_holds: bool,
     },
     /// Internal: one loom exploration in a child process.
     #[command(name = "__loom-child", hide = true)]
@@ -352,7 +359,15 @@ fn run(cli: Cli, catalog: &[&'static harness::Scenario]) -> ExitCode {
                 kill_between_reports,
             }))
         }
-        Command::Bench { targets, seeds, budget, json, save } => {
+        Command::Bench { targets, seeds, budget, json, save, strategies, no_holds } => {
+            let known = bench::strategy_labels();
+            if let Some(bad) = strategies.iter().find(|s| !known.contains(s)) {
+                return bad_input(format!(
+                    "unknown benchmark strategy '{}': valid ones are {}",
+                    bad.chars().take(40).collect::<String>(),
+                    known.join(", ")
+                ));
+            }
             if let Some(path) = &save {
                 if let Err(e) = harness::atomic_file::check_destination(path) {
                     return bad_input(format!("--save {}: {e}", path.display()));
@@ -373,10 +388,19 @@ fn run(cli: Cli, catalog: &[&'static harness::Scenario]) -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return bad_input(e),
             };
-            let (bugs, holds): (Vec<_>, Vec<_>) =
+            let (bugs, mut holds): (Vec<_>, Vec<_>) =
                 selected.into_iter().partition(|(_, v)| v.expect == Expect::Counterexample);
-            let b =
-                bench::Bench { seeds, budget: budget as usize, json, save, child_exe: std::env::current_exe().ok() };
+            if no_holds {
+                holds.clear();
+            }
+            let b = bench::Bench {
+                seeds,
+                budget: budget as usize,
+                json,
+                save,
+                child_exe: std::env::current_exe().ok(),
+                only: strategies,
+            };
             ExitCode::from(bench::run(b, &bugs, &holds))
         }
         Command::LoomChild { args: _ } => loom_child(&all),
