@@ -285,7 +285,12 @@ pub fn run(
 /// Per bug: the default's median against the best single strategy's and the best bare shuttle
 /// scheduler's; per strategy: the total of its medians over all bugs (a bug it did not find in
 /// half its seeds counts as the whole budget, so that total is a lower bound).
-fn summarize(rows: &[Value], bugs: &[(&'static Scenario, &'static Variant)], budget: usize, labels: &[String]) -> Value {
+fn summarize(
+    rows: &[Value],
+    bugs: &[(&'static Scenario, &'static Variant)],
+    budget: usize,
+    labels: &[String],
+) -> Value {
     let median = |s: &str, v: &str, strat: &str| -> Option<usize> {
         rows.iter()
             .find(|r| r["scenario"] == s && r["variant"] == v && r["strategy"] == strat)

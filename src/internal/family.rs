@@ -52,9 +52,27 @@ static PARAMS: [Param; 7] = [
     Param { name: "steps", default: 10, min: 6, max: 400, summary: "steps per thread" },
     Param { name: "depth", default: 3, min: 1, max: 5, summary: "ordering constraints the bug needs" },
     Param { name: "layout", default: 0, min: 0, max: 999_999, summary: "seed of where the events sit" },
-    Param { name: "openers", default: 1, min: 1, max: 50, summary: "threads that carry each event (any one may open it)" },
-    Param { name: "noise", default: 0, min: 0, max: 50, summary: "steps per thread on a shared object the bug does not need" },
-    Param { name: "sync", default: 0, min: 0, max: 2, summary: "0 plain variable, 1 a mutex per event, 2 and a condvar gate" },
+    Param {
+        name: "openers",
+        default: 1,
+        min: 1,
+        max: 50,
+        summary: "threads that carry each event (any one may open it)",
+    },
+    Param {
+        name: "noise",
+        default: 0,
+        min: 0,
+        max: 50,
+        summary: "steps per thread on a shared object the bug does not need",
+    },
+    Param {
+        name: "sync",
+        default: 0,
+        min: 0,
+        max: 2,
+        summary: "0 plain variable, 1 a mutex per event, 2 and a condvar gate",
+    },
 ];
 
 /// splitmix64: a fixed generator, so a layout is the same everywhere.
@@ -481,7 +499,10 @@ mod tests {
                         }
                         for m in 1..=depth {
                             for a in &p.events[m] {
-                                assert!(p.events[m - 1].iter().all(|b| b.0 != a.0), "consecutive events share a thread");
+                                assert!(
+                                    p.events[m - 1].iter().all(|b| b.0 != a.0),
+                                    "consecutive events share a thread"
+                                );
                             }
                         }
                         let gates = p.ops.iter().flatten().filter(|(_, o)| *o == Op::Open).count();
