@@ -31,9 +31,9 @@ fn bad_input_exits_2_with_what_is_valid() {
         (&["check", "--iterations", "0"], "0"),
         (&["check", "--minimize-budget", "0"], "0"),
         // Options the strategy does not take would do nothing: refused, naming who takes them.
-        (&["check", "--depth", "2"], "only --strategy pct takes it, and portfolio takes none"),
-        (&["check", "--strategy", "random", "--depth", "2"], "only --strategy pct takes it"),
-        (&["check", "--strategy", "bounded", "--depth", "2"], "only --strategy pct takes it"),
+        (&["check", "--depth", "2"], "only --strategy pct or step-pct takes it, and portfolio takes none"),
+        (&["check", "--strategy", "random", "--depth", "2"], "only --strategy pct or step-pct takes it"),
+        (&["check", "--strategy", "bounded", "--depth", "2"], "only --strategy pct or step-pct takes it"),
         (&["check", "--max-preemptions", "1"], "only --strategy bounded takes it, and portfolio takes none"),
         (&["check", "--strategy", "dfs", "--max-preemptions", "1"], "only --strategy bounded takes it"),
         (&["check", "--strategy", "pct", "--max-preemptions", "1"], "only --strategy bounded takes it"),
