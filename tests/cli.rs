@@ -150,8 +150,9 @@ fn bench_json_has_the_documented_shape_and_measures_against_bare_shuttle() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("bench --json prints JSON");
     let bugs = v["bug_finding"].as_array().expect("bug_finding");
-    // Two bugs, every strategy of ours and every bare shuttle scheduler.
-    assert_eq!(bugs.len(), 2 * 12, "{bugs:#?}");
+    // Two bugs, every strategy of ours (shuttle's, the step-level samplers, bounded, the default)
+    // and every bare shuttle scheduler.
+    assert_eq!(bugs.len(), 2 * 16, "{bugs:#?}");
     for r in bugs {
         for k in
             ["scenario", "variant", "strategy", "seeds", "found", "median_executions", "p90_executions", "median_ms"]
