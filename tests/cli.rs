@@ -31,9 +31,9 @@ fn bad_input_exits_2_with_what_is_valid() {
         (&["check", "--iterations", "0"], "0"),
         (&["check", "--minimize-budget", "0"], "0"),
         // Options the strategy does not take would do nothing: refused, naming who takes them.
-        (&["check", "--depth", "2"], "only --strategy pct takes it, and portfolio takes none"),
-        (&["check", "--strategy", "random", "--depth", "2"], "only --strategy pct takes it"),
-        (&["check", "--strategy", "bounded", "--depth", "2"], "only --strategy pct takes it"),
+        (&["check", "--depth", "2"], "only --strategy pct or step-pct takes it, and portfolio takes none"),
+        (&["check", "--strategy", "random", "--depth", "2"], "only --strategy pct or step-pct takes it"),
+        (&["check", "--strategy", "bounded", "--depth", "2"], "only --strategy pct or step-pct takes it"),
         (&["check", "--max-preemptions", "1"], "only --strategy bounded takes it, and portfolio takes none"),
         (&["check", "--strategy", "dfs", "--max-preemptions", "1"], "only --strategy bounded takes it"),
         (&["check", "--strategy", "pct", "--max-preemptions", "1"], "only --strategy bounded takes it"),
@@ -194,8 +194,9 @@ fn bench_json_has_the_documented_shape_and_measures_against_bare_shuttle() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("bench --json prints JSON");
     let bugs = v["bug_finding"].as_array().expect("bug_finding");
-    // Two bugs, every strategy of ours and every bare shuttle scheduler.
-    assert_eq!(bugs.len(), 2 * 12, "{bugs:#?}");
+    // Two bugs, every strategy of ours (shuttle's, the step-level samplers, bounded, the default)
+    // and every bare shuttle scheduler.
+    assert_eq!(bugs.len(), 2 * 16, "{bugs:#?}");
     for r in bugs {
         for k in
             ["scenario", "variant", "strategy", "seeds", "found", "median_executions", "p90_executions", "median_ms"]

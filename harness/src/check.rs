@@ -405,6 +405,17 @@ pub fn check_variant(
             let r = shuttle_free(variant, UrwRandomScheduler::new_from_seed(opts.seed, n), n);
             runs.push((run_report("urw".into(), "shuttle", None, &r), r));
         }
+        Strategy::Pos | Strategy::Surw | Strategy::StepPct { .. } => {
+            let sampler: Box<dyn crate::sampler::Sampler> = match opts.strategy {
+                Strategy::Pos => Box::new(crate::pos::PosSampler),
+                Strategy::Surw => Box::new(crate::surw::SurwSampler),
+                Strategy::StepPct { depth } => Box::new(crate::step_pct::StepPctSampler { depth }),
+                _ => unreachable!("matched above"),
+            };
+            let label = sampler.label();
+            let r = crate::sampler::sample(variant, sampler, opts.seed, n);
+            runs.push((run_report(label, "sampler", None, &r), r));
+        }
         Strategy::Dfs => {
             let b = bounded::search(variant, usize::MAX, n, bounded::Target::First, true);
             let (mut report, r) = bounded_run(b, usize::MAX);
@@ -428,6 +439,9 @@ pub fn check_variant(
                 match r {
                     crate::portfolio::MemberResult::Shuttle(r) => {
                         runs.push((run_report(format!("portfolio: {}", member.label()), "shuttle", None, &r), r));
+                    }
+                    crate::portfolio::MemberResult::Sampler(r) => {
+                        runs.push((run_report(format!("portfolio: {}", member.label()), "sampler", None, &r), r));
                     }
                     crate::portfolio::MemberResult::Bounded(b, bound) => {
                         let (mut report, r) = bounded_run(b, bound);

@@ -17,11 +17,15 @@ pub mod fixture;
 #[cfg(feature = "loom")]
 pub mod loom_run;
 pub mod portfolio;
+pub mod pos;
 mod race;
 pub mod replay;
+pub mod sampler;
 pub mod scenario;
 pub mod shrink;
+pub mod step_pct;
 pub mod strategy;
+pub mod surw;
 pub mod sync;
 pub mod thread;
 pub mod trace;

@@ -2,21 +2,30 @@
 //! executions each in turn, and stops as soon as one finds a counterexample or the systematic one
 //! has covered every schedule.
 //!
-//! Why a portfolio: the benchmark shows that no single search wins on every shape of bug. shuttle's
-//! random walks find the catalog's shallow bugs in a handful of executions but lose badly on long
-//! threads; PCT finds deep ordering bugs among long threads but loses on bugs that need many
-//! scheduling changes; the step-level bounded search finds every bug of a given preemption depth
-//! with certainty, and only it can prove a `holds`, but it walks its space in a fixed order.
-//! Slices double every round (1, 2, 4, … executions per member), so a bug that one member finds in
-//! `x` executions costs the portfolio at most about `members × 2x`, and usually much less, while a
-//! `holds` proof still ends with the bounded search complete. The members and the slices were
-//! chosen by simulating every ordered choice of up to four of the single strategies, and slices
-//! growing every one, two or three rounds, on the per-seed results of `interleave bench --json`
-//! (see the README); this one had the lowest total over every bug among those with a bounded member.
+//! Why a portfolio: the benchmark shows that no single search wins on every shape of bug. The
+//! step-level `surw` (see [`crate::surw`]), which weights its walk by each thread's remaining steps
+//! on shared objects, finds most bugs in a few executions at any thread count and among long
+//! threads, and found every bug of the benchmark in every seed; shuttle's PCT with depth 3 is
+//! faster on some of the catalog (process-kill) and on deep bugs among few threads; the step-level
+//! bounded search finds every bug of a given preemption depth with certainty, and only it can prove
+//! a `holds`, but it walks its space in a fixed order. Slices double every round (1, 2, 4, …
+//! executions per member), so a bug that one member finds in `x` executions costs the portfolio at
+//! most about `members × 2x`, and usually much less, while a `holds` proof still ends with the
+//! bounded search complete. The members and the slices were chosen by simulating every ordered
+//! choice of up to four of the single strategies (shuttle's random, urw, PCT; the step-level pos,
+//! surw, step-pct; bounded), and slices growing every one, two or three rounds, on the per-seed
+//! results of `interleave bench --json` (`ci/portfolio_sim.py`, see the README): among those with a
+//! bounded member, this one had the lowest total of medians over the catalog and the family's 18
+//! shapes (2 to 100 threads, long threads, depth 1 to 5, one or several openers, locks and a
+//! condition-variable gate).
 
 use crate::bounded::{BoundedResult, Resumable};
 use crate::explore::{shuttle_free, FreeResult};
+use crate::pos::PosSampler;
+use crate::sampler::SampleRun;
 use crate::scenario::Variant;
+use crate::step_pct::StepPctSampler;
+use crate::surw::SurwSampler;
 use shuttle::scheduler::{PctScheduler, RandomScheduler, Schedule, Scheduler, Task, TaskId, UrwRandomScheduler};
 use std::sync::{Arc, Mutex};
 
@@ -31,10 +40,16 @@ pub enum Member {
     Pct(usize),
     /// The step-level iterative preemption bounding search.
     Bounded,
+    /// The step-level partial order sampling (see [`crate::pos`]).
+    Pos,
+    /// The step-level selectively uniform random walk (see [`crate::surw`]).
+    Surw,
+    /// The step-level PCT with this depth (see [`crate::step_pct`]).
+    StepPct(usize),
 }
 
 /// The default portfolio's members, in the order each round runs them.
-pub const MEMBERS: &[Member] = &[Member::Random, Member::Pct(3), Member::Bounded];
+pub const MEMBERS: &[Member] = &[Member::Surw, Member::Pct(3), Member::Bounded];
 
 impl Member {
     /// Its label in reports.
@@ -44,6 +59,9 @@ impl Member {
             Member::Urw => "urw".into(),
             Member::Pct(d) => format!("pct(depth {d})"),
             Member::Bounded => "bounded".into(),
+            Member::Pos => "pos".into(),
+            Member::Surw => "surw".into(),
+            Member::StepPct(d) => format!("step-pct(depth {d})"),
         }
     }
 }
@@ -83,6 +101,7 @@ impl Scheduler for Slice {
 enum State {
     Shuttle { scheduler: Shared, result: FreeResult },
     Bounded(Resumable),
+    Sampler(SampleRun),
 }
 
 /// What one member did.
@@ -92,6 +111,8 @@ pub enum MemberResult {
     Shuttle(FreeResult),
     /// The bounded member's search, and the bound it reached.
     Bounded(BoundedResult, usize),
+    /// A step-level sampler's executions.
+    Sampler(FreeResult),
 }
 
 /// Runs the portfolio of `members` on `variant` within `budget` executions in all; each shuttle
@@ -112,6 +133,11 @@ pub fn run(
                 Member::Urw => shuttle(Box::new(UrwRandomScheduler::new_from_seed(seed, n))),
                 Member::Pct(d) => shuttle(Box::new(PctScheduler::new_from_seed(seed, d, n))),
                 Member::Bounded => State::Bounded(Resumable::new(variant, None)),
+                Member::Pos => State::Sampler(SampleRun::new(variant, Box::new(PosSampler), seed)),
+                Member::Surw => State::Sampler(SampleRun::new(variant, Box::new(SurwSampler), seed)),
+                Member::StepPct(depth) => {
+                    State::Sampler(SampleRun::new(variant, Box::new(StepPctSampler { depth }), seed))
+                }
             };
             (*m, state, false)
         })
@@ -147,6 +173,16 @@ pub fn run(
                         break 'rounds;
                     }
                 }
+                State::Sampler(run) => {
+                    let before = run.executions();
+                    run.run(size.min(n.saturating_sub(before)));
+                    let ran = run.executions() - before;
+                    spent += ran;
+                    *done = ran < size && !run.found();
+                    if run.found() {
+                        break 'rounds;
+                    }
+                }
                 State::Bounded(search) => {
                     let before = search.executions();
                     search.run(size);
@@ -174,6 +210,7 @@ pub fn run(
                     let (b, bound) = search.finish();
                     MemberResult::Bounded(b, bound)
                 }
+                State::Sampler(run) => MemberResult::Sampler(run.finish()),
             };
             (m, r)
         })

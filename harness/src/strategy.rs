@@ -15,6 +15,16 @@ pub enum Strategy {
     },
     /// shuttle's uniform random walk.
     Urw,
+    /// The harness's step-level partial order sampling (see [`crate::pos`]).
+    Pos,
+    /// The harness's step-level selectively uniform random walk (see [`crate::surw`]).
+    Surw,
+    /// The harness's step-level PCT, change points only at steps that can race (see
+    /// [`crate::step_pct`]).
+    StepPct {
+        /// The bug depth it targets.
+        depth: usize,
+    },
     /// The harness's depth-first search over every step order, pruned by sleep sets (steps on
     /// different objects commute), capped by the iteration budget.
     Dfs,
@@ -29,12 +39,13 @@ pub enum Strategy {
     /// loom's model checker: unbounded and with preemption bounds 1, 2 and 3, which must agree.
     Exhaustive,
     /// Several searches side by side, a growing slice of executions each in turn (see
-    /// [`crate::portfolio`]): shuttle's random and PCT with depth 3, and `bounded`.
+    /// [`crate::portfolio`]): the step-level `surw`, shuttle's PCT with depth 3, and `bounded`.
     Portfolio,
 }
 
 /// Every strategy name, for messages.
-pub const STRATEGY_NAMES: &str = "portfolio, random, pct, urw, dfs, shuttle-dfs, bounded, exhaustive";
+pub const STRATEGY_NAMES: &str =
+    "portfolio, random, pct, urw, pos, surw, step-pct, dfs, shuttle-dfs, bounded, exhaustive";
 
 impl Strategy {
     /// The default strategy, chosen by `interleave bench` (see the README): the portfolio finds
@@ -47,6 +58,9 @@ impl Strategy {
             "random" => Strategy::Random,
             "pct" => Strategy::Pct { depth },
             "urw" => Strategy::Urw,
+            "pos" => Strategy::Pos,
+            "surw" => Strategy::Surw,
+            "step-pct" => Strategy::StepPct { depth },
             "dfs" => Strategy::Dfs,
             "shuttle-dfs" => Strategy::ShuttleDfs,
             "bounded" => Strategy::Bounded { max_preemptions },
@@ -75,6 +89,9 @@ impl Strategy {
             Strategy::Random => "random",
             Strategy::Pct { .. } => "pct",
             Strategy::Urw => "urw",
+            Strategy::Pos => "pos",
+            Strategy::Surw => "surw",
+            Strategy::StepPct { .. } => "step-pct",
             Strategy::Dfs => "dfs",
             Strategy::ShuttleDfs => "shuttle-dfs",
             Strategy::Bounded { .. } => "bounded",

@@ -111,6 +111,28 @@ pub trait Controller: Send {
         self.choose(enabled, prev)
     }
 
+    /// Whether the controller wants to know what the enabled threads' pending steps touch: then
+    /// the world calls [`Controller::choose_informed`] instead of [`Controller::choose_fair`]. By
+    /// default, no (and the world does not gather them).
+    fn wants_pending(&self) -> bool {
+        false
+    }
+
+    /// As [`Controller::choose_fair`], told also the object each enabled thread's pending step is
+    /// declared on: `pending[i]` for `enabled[i]` (objects joined by `+`, as in [`Step::object`];
+    /// the step may turn out to touch only a part of it). Called only when
+    /// [`Controller::wants_pending`]; by default, ignores them.
+    fn choose_informed(
+        &mut self,
+        enabled: &[usize],
+        prev: Option<usize>,
+        held_back: &[usize],
+        pending: &[&str],
+    ) -> Result<usize, String> {
+        let _ = pending;
+        self.choose_fair(enabled, prev, held_back)
+    }
+
     /// Told after every step which thread made it and on which object (see [`Step::object`]).
     fn stepped(&mut self, _thread: usize, _object: &str) {}
 }
@@ -164,6 +186,9 @@ struct ThreadInfo {
     /// since. While one of them is enabled, a search does not choose this thread (CHESS's fair
     /// scheduling: a thread that yields waits for others).
     yield_to: std::collections::BTreeSet<usize>,
+    /// Controlled mode: the object of the step the thread waits at (see `Status::AtStep`), for a
+    /// controller that asks (see [`Controller::wants_pending`]).
+    pending: String,
 }
 
 /// Where one thread sleeps while its step cannot proceed or it is not its turn: a lock and a
@@ -188,6 +213,7 @@ impl ThreadInfo {
             cancelled: false,
             retired: false,
             yield_to: Default::default(),
+            pending: String::new(),
         }
     }
 }
@@ -598,6 +624,11 @@ impl World {
                 }
                 st.threads[me].status = Status::AtStep(readiness);
                 st.threads[me].ready = Some(ready);
+                if st.controller.as_ref().is_some_and(|c| c.wants_pending()) {
+                    let pending = &mut st.threads[me].pending;
+                    pending.clear();
+                    pending.push_str(object);
+                }
                 let after = self.settle(&mut st);
                 if st.turn == Some(me) {
                     st.threads[me].ready = None;
@@ -830,8 +861,15 @@ impl World {
         let prev = st.prev;
         let held_back: Vec<usize> =
             enabled.iter().copied().filter(|&t| st.threads[t].yield_to.iter().any(|u| enabled.contains(u))).collect();
-        let Some(controller) = st.controller.as_mut() else { return after };
-        match controller.choose_fair(&enabled, prev, &held_back) {
+        let State { controller, threads, .. } = &mut *st;
+        let Some(controller) = controller.as_mut() else { return after };
+        let choice = if controller.wants_pending() {
+            let pending: Vec<&str> = enabled.iter().map(|&t| threads[t].pending.as_str()).collect();
+            controller.choose_informed(&enabled, prev, &held_back, &pending)
+        } else {
+            controller.choose_fair(&enabled, prev, &held_back)
+        };
+        match choice {
             Ok(chosen) if enabled.contains(&chosen) => {
                 st.decisions.push(Decision { enabled, prev, chosen, held_back });
                 st.turn = Some(chosen);

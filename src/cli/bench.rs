@@ -21,28 +21,77 @@ pub struct Bench {
     pub child_exe: Option<std::path::PathBuf>,
     /// Where to write the JSON object as well (checked before the run, written atomically).
     pub save: Option<std::path::PathBuf>,
+    /// Only these strategies (labels as in the tables); empty: all.
+    pub only: Vec<String>,
 }
 
-/// The scalable family's instances the benchmark measures: threads × depth at ten steps per
-/// thread, and longer threads at depth 2 and 3.
-pub const FAMILY: &[(usize, usize, usize)] = &[
-    (2, 10, 1),
-    (2, 10, 2),
-    (2, 10, 3),
-    (3, 10, 1),
-    (3, 10, 2),
-    (3, 10, 3),
-    (4, 10, 1),
-    (4, 10, 2),
-    (4, 10, 3),
-    (3, 40, 2),
-    (3, 40, 3),
+/// Every strategy label the benchmark knows, for messages.
+pub fn strategy_labels() -> Vec<String> {
+    strategies().into_iter().map(|(l, _)| l).collect()
+}
+
+/// One instance of the scalable family (see `internal::family`).
+#[derive(Clone, Copy, Debug)]
+pub struct Instance {
+    /// Threads besides main.
+    pub threads: usize,
+    /// Steps per thread.
+    pub steps: usize,
+    /// Ordering constraints the bug needs.
+    pub depth: usize,
+    /// Threads that carry each event (1: one specific thread opens each window).
+    pub openers: usize,
+    /// Steps per thread on a shared object the bug does not need.
+    pub noise: usize,
+    /// 0 plain shared variable, 1 a mutex around every event, 2 and a condition-variable gate.
+    pub sync: usize,
+}
+
+const fn inst(threads: usize, steps: usize, depth: usize, openers: usize, noise: usize, sync: usize) -> Instance {
+    Instance { threads, steps, depth, openers, noise, sync }
+}
+
+/// The scalable family's instances the benchmark measures, so that no one shape decides: 2 to 100
+/// threads; short threads (6 to 10 steps) and long ones (250 steps, of which at most a dozen touch
+/// a shared object); bug depth 1 to 5; windows only one thread opens and windows any of several
+/// can; plain shared variables, mutexes, and a condition-variable gate; with and without shared
+/// traffic the bug does not need. The layout of each is the generator's (layout seed 0), not
+/// chosen. (At most 2,000 steps an execution: long threads come at most six at a time.)
+pub const FAMILY: &[Instance] = &[
+    inst(2, 10, 1, 1, 0, 0),
+    inst(2, 10, 3, 1, 0, 1),
+    inst(2, 250, 5, 1, 2, 0),
+    inst(3, 40, 3, 1, 0, 0),
+    inst(4, 10, 2, 1, 0, 0),
+    inst(4, 10, 4, 2, 1, 2),
+    inst(4, 250, 3, 1, 3, 1),
+    inst(6, 250, 3, 2, 2, 2),
+    inst(10, 10, 2, 1, 0, 0),
+    inst(10, 8, 3, 2, 1, 1),
+    inst(10, 10, 5, 2, 0, 0),
+    inst(20, 8, 2, 1, 0, 0),
+    inst(20, 8, 3, 3, 1, 2),
+    inst(50, 8, 2, 1, 0, 1),
+    inst(50, 6, 3, 3, 1, 0),
+    inst(100, 6, 1, 1, 0, 0),
+    inst(100, 6, 2, 1, 1, 2),
+    inst(100, 8, 3, 3, 0, 1),
 ];
+
+/// The name of a family instance's bug (parameters at their defaults left out).
+pub fn instance_name(i: &Instance) -> String {
+    let mut p = format!("threads={},steps={},depth={}", i.threads, i.steps, i.depth);
+    for (name, v, default) in [("openers", i.openers, 1), ("noise", i.noise, 0), ("sync", i.sync, 0)] {
+        if v != default {
+            p.push_str(&format!(",{name}={v}"));
+        }
+    }
+    format!("family/bug[{p}]")
+}
 
 /// The family instances to measure: the bug for bug finding, the twin for the exhaustive table.
 pub fn family_targets() -> Vec<String> {
-    let mut t: Vec<String> =
-        FAMILY.iter().map(|(n, k, d)| format!("family/bug[threads={n},steps={k},depth={d}]")).collect();
+    let mut t: Vec<String> = FAMILY.iter().map(instance_name).collect();
     t.push("family/holds[threads=2,steps=6,depth=2]".into());
     t
 }
@@ -61,6 +110,10 @@ fn strategies() -> Vec<(String, Runner)> {
         ("pct(d=2)".into(), Runner::Ours(Strategy::Pct { depth: 2 })),
         ("pct(d=3)".into(), Runner::Ours(Strategy::Pct { depth: 3 })),
         ("urw".into(), Runner::Ours(Strategy::Urw)),
+        ("pos".into(), Runner::Ours(Strategy::Pos)),
+        ("surw".into(), Runner::Ours(Strategy::Surw)),
+        ("step-pct(d=2)".into(), Runner::Ours(Strategy::StepPct { depth: 2 })),
+        ("step-pct(d=3)".into(), Runner::Ours(Strategy::StepPct { depth: 3 })),
         ("bounded".into(), Runner::Ours(Strategy::Bounded { max_preemptions: None })),
     ];
     v.push(("default".into(), Runner::Ours(Strategy::DEFAULT)));
@@ -140,7 +193,8 @@ pub fn run(
     bugs: &[(&'static Scenario, &'static Variant)],
     holds: &[(&'static Scenario, &'static Variant)],
 ) -> u8 {
-    let strats = strategies();
+    let strats: Vec<(String, Runner)> =
+        strategies().into_iter().filter(|(l, _)| b.only.is_empty() || b.only.contains(l)).collect();
     let total = bugs.len() as u64 * strats.len() as u64 * b.seeds;
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(total);
@@ -196,7 +250,8 @@ pub fn run(
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let summary = summarize(&bug_rows, bugs, b.budget);
+    let labels: Vec<String> = strats.iter().map(|(l, _)| l.clone()).collect();
+    let summary = summarize(&bug_rows, bugs, b.budget, &labels);
     let (throughput, exhaustive) = match holds_tables(&b, holds) {
         Ok(t) => t,
         Err(e) => {
@@ -230,14 +285,18 @@ pub fn run(
 /// Per bug: the default's median against the best single strategy's and the best bare shuttle
 /// scheduler's; per strategy: the total of its medians over all bugs (a bug it did not find in
 /// half its seeds counts as the whole budget, so that total is a lower bound).
-fn summarize(rows: &[Value], bugs: &[(&'static Scenario, &'static Variant)], budget: usize) -> Value {
+fn summarize(
+    rows: &[Value],
+    bugs: &[(&'static Scenario, &'static Variant)],
+    budget: usize,
+    labels: &[String],
+) -> Value {
     let median = |s: &str, v: &str, strat: &str| -> Option<usize> {
         rows.iter()
             .find(|r| r["scenario"] == s && r["variant"] == v && r["strategy"] == strat)
             .and_then(|r| r["median_executions"].as_u64())
             .map(|x| x as usize)
     };
-    let labels: Vec<String> = strategies().into_iter().map(|(l, _)| l).collect();
     let singles: Vec<&String> = labels.iter().filter(|l| *l != "default" && !l.starts_with("bare ")).collect();
     let bares: Vec<&String> = labels.iter().filter(|l| l.starts_with("bare ")).collect();
     let mut per_bug = Vec::new();

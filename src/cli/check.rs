@@ -28,9 +28,9 @@ pub struct Args {
 
 /// Refuses an option the strategy does not take: accepted, it would do nothing.
 fn refuse_unused_options(strategy: Strategy, depth: Option<u64>, max_preemptions: Option<u64>) -> Result<(), String> {
-    if depth.is_some() && !matches!(strategy, Strategy::Pct { .. }) {
+    if depth.is_some() && !matches!(strategy, Strategy::Pct { .. } | Strategy::StepPct { .. }) {
         return Err(format!(
-            "--depth is the bug depth of pct; only --strategy pct takes it, and {strategy} takes none"
+            "--depth is the bug depth of pct and step-pct; only --strategy pct or step-pct takes it, and {strategy} takes none"
         ));
     }
     if max_preemptions.is_some() && !matches!(strategy, Strategy::Bounded { .. }) {

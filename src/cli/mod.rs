@@ -133,7 +133,7 @@ enum Command {
     Check {
         /// `SCENARIO` or `SCENARIO/VARIANT`; none checks the whole catalog.
         targets: Vec<String>,
-        /// portfolio (the default), random, pct, urw, dfs, shuttle-dfs, bounded or exhaustive (loom; needs `--features loom`).
+        /// portfolio (the default), random, pct, urw (shuttle's schedulers), pos, surw, step-pct (the harness's step-level samplers), dfs, shuttle-dfs, bounded or exhaustive (loom; needs `--features loom`).
         #[arg(long, default_value = "portfolio")]
         strategy: String,
         /// The exploration's whole budget in executions, for every strategy: per run of random, pct and urw; the cap of dfs, shuttle-dfs and bounded; the portfolio's total. Minimizing a counterexample has its own, --minimize-budget.
@@ -145,7 +145,7 @@ enum Command {
         /// The run's seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// The bug depth of `pct` (default 3); only `--strategy pct` takes it.
+        /// The bug depth of `pct` and `step-pct` (default 3); only those strategies take it.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=20))]
         depth: Option<u64>,
         /// The largest preemption bound of `bounded` (default: bounds 0 to 3, then every schedule); only `--strategy bounded` takes it.
@@ -239,6 +239,13 @@ enum Command {
         /// link) is refused before the run.
         #[arg(long, value_name = "FILE")]
         save: Option<std::path::PathBuf>,
+        /// Only these strategies, by their labels in the tables, comma-separated (`pos,surw,bare urw`);
+        /// default: all of them.
+        #[arg(long, value_delimiter = ',')]
+        strategies: Vec<String>,
+        /// Skip the throughput and exhaustive tables (bug finding only).
+        #[arg(long)]
+        no_holds: bool,
     },
     /// Internal: one loom exploration in a child process.
     #[command(name = "__loom-child", hide = true)]
@@ -356,7 +363,15 @@ fn run(cli: Cli, catalog: &[&'static harness::Scenario]) -> ExitCode {
                 kill_between_reports,
             }))
         }
-        Command::Bench { targets, seeds, budget, json, save } => {
+        Command::Bench { targets, seeds, budget, json, save, strategies, no_holds } => {
+            let known = bench::strategy_labels();
+            if let Some(bad) = strategies.iter().find(|s| !known.contains(s)) {
+                return bad_input(format!(
+                    "unknown benchmark strategy '{}': valid ones are {}",
+                    bad.chars().take(40).collect::<String>(),
+                    known.join(", ")
+                ));
+            }
             if let Some(path) = &save {
                 if let Err(e) = harness::atomic_file::check_destination(path) {
                     return bad_input(format!("--save {}: {e}", path.display()));
@@ -377,10 +392,19 @@ fn run(cli: Cli, catalog: &[&'static harness::Scenario]) -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return bad_input(e),
             };
-            let (bugs, holds): (Vec<_>, Vec<_>) =
+            let (bugs, mut holds): (Vec<_>, Vec<_>) =
                 selected.into_iter().partition(|(_, v)| v.expect == Expect::Counterexample);
-            let b =
-                bench::Bench { seeds, budget: budget as usize, json, save, child_exe: std::env::current_exe().ok() };
+            if no_holds {
+                holds.clear();
+            }
+            let b = bench::Bench {
+                seeds,
+                budget: budget as usize,
+                json,
+                save,
+                child_exe: std::env::current_exe().ok(),
+                only: strategies,
+            };
             ExitCode::from(bench::run(b, &bugs, &holds))
         }
         Command::LoomChild { args: _ } => loom_child(&all),
