@@ -630,14 +630,15 @@ fn exhaustive_runs(
     let launch = crate::loom_run::Launch { exe, mode: opts.child_mode.clone() };
     let fp = fingerprint(scenario, variant);
     for bound in crate::loom_run::BOUNDS.into_iter().filter(|_| threads <= loom_max) {
-        let r = match crate::loom_run::loom_child(&launch, scenario.name, variant.name, bound, opts.loom_cap.max(2), &fp) {
-            Ok(r) => r,
-            Err(e) if e.kind == ErrorKind::Unsupported => {
-                notes.push(format!("loom skipped: {e}; the verdict rests on the step-level search alone"));
-                break;
-            }
-            Err(e) => return Err(e),
-        };
+        let r =
+            match crate::loom_run::loom_child(&launch, scenario.name, variant.name, bound, opts.loom_cap.max(2), &fp) {
+                Ok(r) => r,
+                Err(e) if e.kind == ErrorKind::Unsupported => {
+                    notes.push(format!("loom skipped: {e}; the verdict rests on the step-level search alone"));
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
         let label = match bound {
             None => "loom unbounded".to_string(),
             Some(b) => format!("loom preemption bound {b}"),

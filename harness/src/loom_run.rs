@@ -141,7 +141,8 @@ use crate::LOOM_CHILD_ENV as CHILD_ENV;
 pub fn child_main(catalog: &[&'static Scenario]) -> i32 {
     let spec = std::env::var(CHILD_ENV).unwrap_or_default();
     let mut parts = spec.splitn(4, '|');
-    let (Some(target), Some(bound), Some(cap), Some(fingerprint)) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(target), Some(bound), Some(cap), Some(fingerprint)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         println!("INTERLEAVE-ERROR {CHILD_ENV} must be <scenario>/<variant>|<bound|unbounded>|<cap>|<fingerprint>");
         return 2;

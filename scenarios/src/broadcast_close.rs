@@ -146,8 +146,11 @@ fn run(ctx: &Ctx, fixed: bool) {
 /// order of independent steps a search happens to take.
 fn while_leaving(t: &Trace) -> bool {
     let (Some(b), Some(c)) = (t.thread_index("broadcast"), t.thread_index("client b1")) else { return false };
-    let locks: Vec<usize> =
-        t.steps().filter(|s| s.call == "lock(svc.mutex)" && (s.thread == b || s.thread == c)).map(|s| s.thread).collect();
+    let locks: Vec<usize> = t
+        .steps()
+        .filter(|s| s.call == "lock(svc.mutex)" && (s.thread == b || s.thread == c))
+        .map(|s| s.thread)
+        .collect();
     // The client's two sections and the broadcast's one, in the order they took the mutex.
     locks == [c, b, c]
 }
