@@ -26,6 +26,7 @@
 //!      registry ends with `u1 → %1` and `u2 → %2`, both for `doc.md`, while the document names
 //!      only one of them. De-duplication is per pane, and `prune()` removes only dead panes, so
 //!      nothing ever removes the orphan: the document stays bound to two live panes.
+//!
 //!   In other schedules `fs::write`'s truncation loses data outright: one claim reads the
 //!   document while the other has truncated it, takes the empty file for a document without
 //!   frontmatter and writes back a frontmatter with no body (the body is gone).
@@ -43,8 +44,9 @@
 //!   validates first: call it `claim %1`. The only step `claim %2` can make during that
 //!   validation is opening the lock file (it then waits in `flock`), which changes nothing the
 //!   validation reads. So every schedule is, up to the panes' names, one the model explores.
-//! In `new-doc` and `fixed` both claims run whole and read and write the document. The claim's other steps (the pane's tmux session check,
-//! scaffolding, the claims log, focusing the pane) touch neither file and are left out; so is the
+//!
+//! In `new-doc` and `fixed` both claims run whole and read and write the document. The claim's
+//! other steps (the pane's tmux session check, scaffolding, the claims log, focusing the pane) touch neither file and are left out; so is the
 //! unlocked "pane already claimed" check (`load-save-footgun/bypass-read` models it). The new
 //! UUID is named after the claim (`u1`, `u2`): randomness the scheduler does not control stays
 //! out of models.

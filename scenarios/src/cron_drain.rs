@@ -136,7 +136,7 @@ fn run(ctx: &Ctx, route: Route) {
     ctx.end(end);
 }
 
-fn notes<'a>(t: &'a Trace) -> impl Iterator<Item = &'a str> {
+fn notes(t: &Trace) -> impl Iterator<Item = &str> {
     t.rows.iter().filter_map(|r| match r {
         Row::Note { text, .. } => Some(text.as_str()),
         _ => None,

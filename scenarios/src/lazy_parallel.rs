@@ -18,6 +18,7 @@
 //! 3. `no-partial-read` (`flock_prevents_partial_read_during_write`): a reader takes the same
 //!    lock and reads the document while a cycle writes it: it sees the document before the cycle
 //!    or after it, never part of it.
+//!
 //! All three hold, as the audit says.
 //!
 //! Modeling choices: see `doc_cycle.rs`. The tests' sleeps (to make overlap likely) are left

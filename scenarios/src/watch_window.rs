@@ -16,6 +16,7 @@
 //!    lock, and none would stop it);
 //! 3. `watch` writes its temporary file from what it read in step 1, plus the response, and
 //!    renames it over the document: `e1` is gone.
+//!
 //! The window is the whole of the cycle's critical section after the re-read, not only the
 //! rename; and an editor that saves in place (as here) also lets the re-read see a truncated
 //! document.
