@@ -71,23 +71,11 @@ impl Pos {
     }
 }
 
-impl Controller for Pos {
-    fn choose(&mut self, enabled: &[usize], prev: Option<usize>) -> Result<usize, String> {
-        let pending = vec![""; enabled.len()];
-        self.choose_informed(enabled, prev, &[], &pending)
-    }
+crate::sampler::informed_controller!(Pos);
 
-    fn wants_pending(&self) -> bool {
-        true
-    }
-
-    fn choose_informed(
-        &mut self,
-        enabled: &[usize],
-        _prev: Option<usize>,
-        held_back: &[usize],
-        pending: &[&str],
-    ) -> Result<usize, String> {
+impl Pos {
+    /// The next thread: see the module documentation.
+    fn pick(&mut self, enabled: &[usize], held_back: &[usize], pending: &[&str]) -> Result<usize, String> {
         let mut best: Option<(u64, usize)> = None;
         for i in choosable(enabled, held_back) {
             let p = self.priority(enabled[i]);

@@ -48,6 +48,36 @@ pub fn execution_seed(seed: u64, index: usize) -> u64 {
     Rng::new(seed ^ (index as u64).wrapping_mul(0xd6e8_feb8_6659_fd93)).next_u64()
 }
 
+/// Implements [`Controller`] for a sampler type with an inherent method
+/// `fn pick(&mut self, enabled: &[usize], held_back: &[usize], pending: &[&str]) -> Result<usize, String>`:
+/// it asks for the pending steps' objects, and a plain `choose` (no objects, nothing held back)
+/// picks with empty objects.
+macro_rules! informed_controller {
+    ($sampler:ty) => {
+        impl $crate::world::Controller for $sampler {
+            fn choose(&mut self, enabled: &[usize], _prev: Option<usize>) -> Result<usize, String> {
+                let pending = vec![""; enabled.len()];
+                self.pick(enabled, &[], &pending)
+            }
+
+            fn wants_pending(&self) -> bool {
+                true
+            }
+
+            fn choose_informed(
+                &mut self,
+                enabled: &[usize],
+                _prev: Option<usize>,
+                held_back: &[usize],
+                pending: &[&str],
+            ) -> Result<usize, String> {
+                self.pick(enabled, held_back, pending)
+            }
+        }
+    };
+}
+pub(crate) use informed_controller;
+
 /// The threads a sampler may choose: the enabled ones not held back for fairness (all of them when
 /// every enabled one is), as positions into `enabled`.
 pub fn choosable(enabled: &[usize], held_back: &[usize]) -> Vec<usize> {

@@ -390,6 +390,12 @@ impl Ctx {
         self.world.observe(object);
     }
 
+    /// How many steps this execution has made so far: inside a step's `act`, the steps before
+    /// it, so the step itself is number `steps_made() + 1` of the trace.
+    pub fn steps_made(&self) -> usize {
+        self.world.steps_made()
+    }
+
     /// The value of the variant's parameter `name` (its default unless this is an instance).
     ///
     /// # Panics

@@ -90,23 +90,11 @@ impl StepPct {
     }
 }
 
-impl Controller for StepPct {
-    fn choose(&mut self, enabled: &[usize], prev: Option<usize>) -> Result<usize, String> {
-        let pending = vec![""; enabled.len()];
-        self.choose_informed(enabled, prev, &[], &pending)
-    }
+crate::sampler::informed_controller!(StepPct);
 
-    fn wants_pending(&self) -> bool {
-        true
-    }
-
-    fn choose_informed(
-        &mut self,
-        enabled: &[usize],
-        _prev: Option<usize>,
-        held_back: &[usize],
-        pending: &[&str],
-    ) -> Result<usize, String> {
+impl StepPct {
+    /// The next thread: see the module documentation.
+    fn pick(&mut self, enabled: &[usize], held_back: &[usize], pending: &[&str]) -> Result<usize, String> {
         let fair = choosable(enabled, held_back);
         loop {
             let mut best: Option<(u64, usize)> = None;

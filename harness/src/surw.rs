@@ -93,23 +93,11 @@ impl Surw {
     }
 }
 
-impl Controller for Surw {
-    fn choose(&mut self, enabled: &[usize], prev: Option<usize>) -> Result<usize, String> {
-        let pending = vec![""; enabled.len()];
-        self.choose_informed(enabled, prev, &[], &pending)
-    }
+crate::sampler::informed_controller!(Surw);
 
-    fn wants_pending(&self) -> bool {
-        true
-    }
-
-    fn choose_informed(
-        &mut self,
-        enabled: &[usize],
-        _prev: Option<usize>,
-        held_back: &[usize],
-        pending: &[&str],
-    ) -> Result<usize, String> {
+impl Surw {
+    /// The next thread: see the module documentation.
+    fn pick(&mut self, enabled: &[usize], held_back: &[usize], pending: &[&str]) -> Result<usize, String> {
         let fair = choosable(enabled, held_back);
         if fair.is_empty() {
             return Err("no thread is enabled".into());

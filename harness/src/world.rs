@@ -664,6 +664,11 @@ impl World {
         }
     }
 
+    /// Steps made so far in this execution.
+    pub(crate) fn steps_made(&self) -> usize {
+        self.st().steps
+    }
+
     /// The counters of the objects in `object` (`a+b` touches two), by index, in a fixed order so
     /// that every step takes them alike.
     fn tickets_of(&self, object: &str) -> Vec<usize> {

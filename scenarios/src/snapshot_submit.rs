@@ -53,30 +53,40 @@
 //!   file, which is then renamed over the document. Writing that temporary file touches an inode
 //!   and a name no other process uses, so those steps commute with every other step: the model
 //!   writes it in setup, and the save is its one observable step, the rename (three more steps
-//!   there multiply the schedules of `fixed` from 171 to over 9,000). An editor that saves in
+//!   there, each independent of every other, would only multiply the orders a search tries). An editor that saves in
 //!   place (truncate, then write) lets a submit read a prefix of the document, which no advisory
 //!   lock prevents: that is the audit's separate "Watch daemon write window".
 //! - The user's save and `agent-doc run` are one user action (the plugin saves, then runs
 //!   `agent-doc run`), so they are one thread: the save, then the submit; `watch` submits
-//!   concurrently, for the earlier save of `e1`. (With the save on a thread of its own, loom
-//!   explores about 490,000 executions of `fixed` instead of 33,700: far over what a check may
-//!   take.)
+//!   concurrently, for the earlier save of `e1`. (With the save on a thread of its own, the
+//!   orders of `fixed` multiply again; loom's unbounded run already stops at its 250,000 cap on
+//!   `fixed` as it is, with 794 classes, while the step-level search proves it in 11,036.)
 //! - The diff goes to the agent this submit starts (as its prompt), which no other thread reads:
 //!   it is each submit's result and a note in the trace, not a model step.
 //! - The real `submit::run` also writes the agent's response into the document and saves the
 //!   document plus the response as the snapshot; that write-back is the audit's "Watch daemon
-//!   write window" and is left out. So is `load()`'s `exists()` probe (the model has no `stat`,
-//!   and the snapshot always exists here).
+//!   write window" and is left out.
+//! - The code is written as agent-doc's is, with `fs` from `interleave` (`interleave::fs` is
+//!   shaped like `std::fs`): `SnapshotLock` opens its lock file and calls `File::lock` (fs2's
+//!   `lock_exclusive`), and its `Drop` unlocks and closes as `RegistryLock`'s does; `load()`
+//!   probes `exists()` (a `statx`) and reads with `fs::read_to_string` (open, `statx`, reads until
+//!   0 bytes, close); `save()` is `NamedTempFile::new_in` (an `O_EXCL` open), `write_all`,
+//!   `persist` (a rename), then the drop's close. `agent-doc run`, `watch` and the crash variants'
+//!   editor are processes of their own (`interleave::process::Builder`: their own descriptors
+//!   and `flock`s). `Path::exists` is `fs::exists` here: the std method would ask the real disk.
+//! - The editor's save (a rename, no descriptor) is made by `run`'s process: which process
+//!   renames a name does not change what the rename does.
 //! - The crash variants run one submit while the user saves. The lock serializes saves, so a
 //!   second submit only repeats the same operations in the snapshot directory (the other submit
 //!   only opens and reads files there). Enumerating every crash state after every step is what
-//!   costs: on `fixed` itself the crash check holds too, but loom's unbounded run then takes
-//!   70 s here instead of 14 s, so `fixed` leaves crash tracking to these two variants.
+//!   costs, so `fixed` leaves crash tracking to these two variants.
 
-use interleave::fs::state::{Errno, Fd, FlockOp, OpenFlags};
-use interleave::fs::{show_bytes, Fs, FsProc};
+use interleave::fs::{self, show_bytes, File, Fs, OpenOptions};
+use interleave::process::Builder;
+use interleave::sync::Arc;
 use interleave::{Ctx, Expect, Invariant, Param, Scenario, Source, Trace, Variant, Witness};
 use std::collections::BTreeSet;
+use std::io::{self, Write as _};
 
 const DOC: &str = "/p/doc.md";
 /// The editor's temporary file, renamed over the document when it saves.
@@ -142,7 +152,7 @@ struct Code {
 }
 
 /// What one submit did, for the end checks.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Submit {
     name: &'static str,
     /// The document as it read it.
@@ -164,64 +174,102 @@ fn diff(snapshot: &[u8], doc: &[u8]) -> Vec<String> {
     lines(doc).filter(|l| !old.contains(l)).map(String::from).collect()
 }
 
-/// `SnapshotLock::acquire`: open the lock file (creating it if needed) and `flock(LOCK_EX)` it,
-/// which waits while another open file description holds the lock. Dropping the guard closes
-/// the descriptor, which releases the lock.
-fn lock(p: &FsProc) -> Result<Fd, Errno> {
-    let fd = p.open(LOCK, OpenFlags::O_WRONLY.creat())?;
-    p.flock(fd, FlockOp::Exclusive)?;
-    Ok(fd)
+/// `SnapshotLock`: the exclusive advisory lock on the document's snapshot, the same pattern as
+/// `RegistryLock` (seed 001): released when dropped.
+struct SnapshotLock {
+    file: File,
 }
 
-/// Runs `f` under its own lock when `per_call` (the audit's `load()` and `save()`).
-fn maybe_locked<T>(p: &FsProc, per_call: bool, f: impl FnOnce() -> Result<T, Errno>) -> Result<T, Errno> {
-    if !per_call {
-        return f();
+impl SnapshotLock {
+    /// `SnapshotLock::acquire`: open the lock file (creating it if needed) and `flock(LOCK_EX)`
+    /// it (fs2's `lock_exclusive`, std's `File::lock`), which waits while another open file
+    /// description holds the lock.
+    fn acquire() -> io::Result<SnapshotLock> {
+        let file = OpenOptions::new().create(true).write(true).truncate(false).open(LOCK)?;
+        file.lock()?;
+        Ok(SnapshotLock { file })
     }
-    let fd = lock(p)?;
-    let r = f();
-    let closed = p.close(fd);
-    r.and_then(|v| closed.map(|()| v))
 }
 
-/// `save_unlocked`: `tempfile::NamedTempFile::new_in` the snapshot directory (`O_RDWR|O_CREAT|
-/// O_EXCL`, a name no other writer uses), `write_all`, `persist` (the rename over the snapshot);
-/// the descriptor is closed when the persisted file is dropped.
-fn save(p: &FsProc, tmp: &str, data: &[u8], fsync: bool, chunks: usize) -> Result<(), Errno> {
-    let fd = p.open(tmp, OpenFlags::O_RDWR.creat().excl())?;
-    p.write_chunks(fd, data, chunks)?;
+impl Drop for SnapshotLock {
+    /// `let _ = self.file.unlock();`, then the file closes. A thread that is unwinding (the
+    /// execution stopped) makes no step.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = self.file.unlock();
+        }
+    }
+}
+
+/// `snapshot::load`: `None` when there is no snapshot yet; under its own lock when `per_call`.
+fn load(per_call: bool) -> io::Result<Option<Vec<u8>>> {
+    let _lock = if per_call { Some(SnapshotLock::acquire()?) } else { None };
+    // `snapshot_path.exists()` in agent-doc: `fs::exists` here, since `Path::exists` would ask
+    // the real file system.
+    if !fs::exists(SNAP)? {
+        return Ok(None);
+    }
+    Ok(Some(fs::read_to_string(SNAP)?.into_bytes()))
+}
+
+/// `snapshot::save` (`save_unlocked` under its own lock when `per_call`):
+/// `tempfile::NamedTempFile::new_in` the snapshot directory (`O_RDWR|O_CREAT|O_EXCL`, a name no
+/// other writer uses), `write_all`, `persist` (the rename over the snapshot); the descriptor is
+/// closed when the persisted file is dropped.
+fn save(per_call: bool, tmp: &str, data: &[u8], fsync: bool) -> io::Result<()> {
+    let _lock = if per_call { Some(SnapshotLock::acquire()?) } else { None };
+    let mut f = OpenOptions::new().read(true).write(true).create_new(true).open(tmp)?;
+    f.write_all(data)?;
     if fsync {
-        p.fsync(fd)?; // the crash fix: the data is durable before the rename can be
+        f.sync_all()?; // the crash fix: the data is durable before the rename can be
     }
-    p.rename(tmp, SNAP)?;
-    p.close(fd)
+    fs::rename(tmp, SNAP)?; // persist()
+    drop(f);
+    Ok(())
 }
 
 /// One submit: load the snapshot, read the document, diff, hand the diff on, save the document
 /// as the new snapshot.
-fn submit(ctx: &Ctx, p: &FsProc, name: &'static str, code: Code) -> Submit {
+fn submit(ctx: &Ctx, name: &'static str, code: Code) -> Submit {
     let mut out = Submit { name, ..Submit::default() };
     let per_call = code.locking == Locking::PerCall;
-    let chunks = ctx.param("chunks");
-    let mut steps = || -> Result<(), Errno> {
-        let held = if code.locking == Locking::Held { Some(lock(p)?) } else { None }; // the fix
-        let snapshot = maybe_locked(p, per_call, || p.read_file(SNAP))?;
-        let doc = p.read_file(DOC)?;
+    let mut steps = || -> io::Result<()> {
+        let _held = if code.locking == Locking::Held { Some(SnapshotLock::acquire()?) } else { None }; // the fix
+        let snapshot = load(per_call)?.unwrap_or_default();
+        let doc = fs::read_to_string(DOC)?.into_bytes();
         out.handed = diff(&snapshot, &doc);
         out.doc = Some(doc.clone());
         ctx.note(format!("diff [{}] → handed on", out.handed.join(", ")));
-        let tmp = format!("{SNAP_DIR}/.tmp-{name}");
-        maybe_locked(p, per_call, || save(p, &tmp, &doc, code.fsync, chunks))?;
+        save(per_call, &format!("{SNAP_DIR}/.tmp-{name}"), &doc, code.fsync)?;
         out.saved = Some(doc);
-        match held {
-            Some(fd) => p.close(fd), // releases the lock only now, after the save
-            None => Ok(()),
-        }
+        Ok(()) // `_held` is dropped only now, after the save: the lock is released here
     };
     if let Err(e) = steps() {
         ctx.note(format!("submit failed: {e}"));
     }
     out
+}
+
+/// What each submit process did: written by the process after its last step, read once every
+/// process has exited.
+type Submits = Arc<std::sync::Mutex<Vec<Submit>>>;
+
+/// Spawns process `name`, which runs `f`.
+fn process(name: &'static str, f: impl FnOnce() + Send + 'static) -> interleave::process::Child {
+    Builder::new(name).spawn(f).expect("the PID space has room")
+}
+
+/// Spawns the submit process `name`: first `before` (the editor's save, for `run`), then a submit.
+fn submitter(ctx: &Ctx, done: &Submits, name: &'static str, code: Code, edit: bool) -> interleave::process::Child {
+    let (c, done) = (ctx.clone(), Arc::clone(done));
+    process(name, move || {
+        if edit {
+            c.note("the editor saves e2, then its plugin runs agent-doc run");
+            let _ = fs::rename(EDITOR_TMP, DOC);
+        }
+        let s = submit(&c, name, code);
+        done.lock().unwrap_or_else(|e| e.into_inner()).push(s);
+    })
 }
 
 /// The shared setup and threads.
@@ -233,38 +281,30 @@ fn run(ctx: &Ctx, code: Code) {
     fs.setup_file(DOC, V1);
     fs.setup_file(LOCK, b""); // left by earlier submits
     fs.setup_file(EDITOR_TMP, V2); // the editor's next version, written but not yet renamed
-    let spawn = |name: &'static str, pid: u32| {
-        let (c, p) = (ctx.clone(), fs.process(pid));
-        ctx.spawn(name, move || submit(&c, &p, name, code))
-    };
-    let submits = match code.shape {
+                                   // The snapshot's write(2)s are short when `chunks` > 1 (a short-write loop in `write_all`).
+    fs.limit_writes(V2.len().div_ceil(ctx.param("chunks")));
+    let done: Submits = Arc::default();
+    let children = match code.shape {
         Shape::Editing => {
-            let (c, p, editor) = (ctx.clone(), fs.process(1), fs.process(3));
-            let run = ctx.spawn("run", move || {
-                c.note("the editor saves e2, then its plugin runs agent-doc run");
-                let _ = editor.rename(EDITOR_TMP, DOC);
-                submit(&c, &p, "run", code)
-            });
-            let watchers: Vec<_> = ["watch", "watch2"][..ctx.param("watchers")]
-                .iter()
-                .zip([2, 4])
-                .map(|(name, pid)| spawn(name, pid))
-                .collect();
-            let mut submits = vec![run.join().unwrap()];
-            submits.extend(watchers.into_iter().map(|w| w.join().unwrap()));
-            submits
+            let mut children = vec![submitter(ctx, &done, "run", code, true)];
+            for name in ["watch", "watch2"][..ctx.param("watchers")].iter().copied() {
+                children.push(submitter(ctx, &done, name, code, false));
+            }
+            children
         }
         Shape::Crash => {
             fs.track_crashes();
-            let run = spawn("run", 1);
-            let editor = fs.process(3);
-            let edit = ctx.spawn("editor", move || {
-                let _ = editor.rename(EDITOR_TMP, DOC);
-            });
-            edit.join().unwrap();
-            vec![run.join().unwrap()]
+            let run = submitter(ctx, &done, "run", code, false);
+            let editor = process("editor", || _ = fs::rename(EDITOR_TMP, DOC));
+            vec![run, editor]
         }
     };
+    for mut child in children {
+        let _ = child.wait();
+    }
+    let mut submits = done.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    // The order the checks and the end line name them in: run first, then the watchers.
+    submits.sort_by_key(|s| SUBMITTERS.iter().position(|n| *n == s.name));
 
     let snapshot = fs.inspect(|st| st.contents(SNAP)).unwrap_or_default();
     let handed = |s: &Submit| format!("{} handed on [{}]", s.name, s.handed.join(", "));
@@ -345,10 +385,11 @@ fn check_crashes(ctx: &Ctx, fs: &Fs, submits: &[Submit]) {
 /// The submits' threads: `run` and the watchers.
 const SUBMITTERS: [&str; 3] = ["run", "watch", "watch2"];
 
-/// Whether `during` holds for some submit's lock interval: from its `flock` to the `close` of the
-/// lock's descriptor, fd 3 (the first file a submit opens).
+/// Whether `during` holds for some submit's lock interval: from its `flock(LOCK_EX)` to its
+/// `flock(LOCK_UN)` on the lock's descriptor, fd 3 (the first file a submit process opens).
 fn held_while(t: &Trace, during: impl Fn(&Trace, &str, usize, usize) -> bool) -> bool {
-    SUBMITTERS.into_iter().any(|holder| match (t.find_step(holder, "flock("), t.find_step(holder, "close(fd 3)")) {
+    let (from, to) = ("flock(fd 3, LOCK_EX", "flock(fd 3, LOCK_UN");
+    SUBMITTERS.into_iter().any(|holder| match (t.find_step(holder, from), t.find_step(holder, to)) {
         (Some(from), Some(to)) => during(t, holder, from, to),
         _ => false,
     })

@@ -57,7 +57,7 @@ pub struct LostWhileWriting {
 /// The durable states a crash right after a given step could leave.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CrashPoint {
-    /// How many file-system steps had been made (0: before the first).
+    /// After which step of the trace (numbered as the trace's `#` column; 0: before the first).
     pub after_steps: usize,
     /// Every state a crash there could leave (see [`crash::crash_states`]).
     pub states: Vec<crash::CrashState>,
@@ -329,7 +329,8 @@ impl Fs {
                 }
                 let mut crashes = self.crashes.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(points) = crashes.as_mut() {
-                    let after_steps = points.len();
+                    // Numbered as the trace numbers steps, so a report's "after step N" is row N.
+                    let after_steps = self.ctx.steps_made() + 1;
                     points.push(CrashPoint { after_steps, states: crash::crash_states(&st) });
                     self.last_points.lock().unwrap_or_else(|e| e.into_inner()).insert(by, after_steps);
                 }
