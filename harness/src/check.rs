@@ -250,11 +250,12 @@ fn render_marked(
             }
             match unfinished {
                 None => {}
-                Some(0) => h.push_str(" (not minimal: the minimizer's budget ran out first)"),
-                // The preemptions are the fewest; a shorter execution with as many may exist.
+                // The preemptions are the fewest (none, or as many as the bounds proved empty need);
+                // a shorter execution with as many may exist.
                 Some(b) if preemptions.is_some_and(|p| p <= b) => h.push_str(&format!(
                     " (fewest preemptions, not known shortest: the minimizer's budget ran out at bound {b})"
                 )),
+                Some(0) => h.push_str(" (not minimal: the minimizer's budget ran out first)"),
                 Some(b) => h.push_str(&format!(
                     " (not known minimal: no counterexample with fewer than {b} preemption{}; the minimizer's \
                      budget ran out at bound {b})",

@@ -14,11 +14,15 @@
 //! the search tries, one execution each:
 //! - **pull**: `p`'s next block moved up to right after the block the preemption ended (the two
 //!   merge);
+//! - **delay**: the block the preemption ended moved down to right before `p`'s next block (the
+//!   two merge, later);
 //! - **push**: the preempting block moved down to right after `p`'s next block (to the end, when
 //!   `p` has none);
-//! - **later**: the preemption one step later (the first step of `p`'s next block moved up);
 //! - **earlier**: the preempting block moved up to right after its own thread's previous block
-//!   (the two merge).
+//!   (the two merge);
+//! - **sink**: the preempting block moved down to right before its own thread's next block (the
+//!   two merge);
+//! - **later**: the preemption one step later (the first step of `p`'s next block moved up).
 //!
 //! A candidate is an order to follow *leniently* ([`Follow`]): at each decision the first
 //! remaining entry whose thread can step, so an edit that breaks a blocking dependency still runs
@@ -122,12 +126,14 @@ fn blocks(order: &[usize]) -> Vec<Block> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Pull,
+    Delay,
     Push,
-    Later,
     Earlier,
+    Sink,
+    Later,
 }
 
-const KINDS: [Kind; 4] = [Kind::Pull, Kind::Push, Kind::Later, Kind::Earlier];
+const KINDS: [Kind; 6] = [Kind::Pull, Kind::Delay, Kind::Push, Kind::Earlier, Kind::Sink, Kind::Later];
 
 /// The order `kind` makes of `order` at the preemption that ends block `i` (`None` when the move
 /// does not apply).
@@ -145,6 +151,7 @@ fn apply(order: &[usize], bs: &[Block], i: usize, kind: Kind) -> Option<Vec<usiz
     let next_p = (i + 2..n).find(|&j| bs[j].thread == p);
     let out = match (kind, next_p) {
         (Kind::Pull, Some(j)) => [span(0, i + 1), span(j, j + 1), span(i + 1, j), span(j + 1, n)].concat(),
+        (Kind::Delay, Some(j)) => [span(0, i), span(i + 1, j), span(i, i + 1), span(j, n)].concat(),
         (Kind::Push, Some(j)) => [span(0, i + 1), span(i + 2, j + 1), span(i + 1, i + 2), span(j + 1, n)].concat(),
         (Kind::Push, None) => [span(0, i + 1), span(i + 2, n), span(i + 1, i + 2)].concat(),
         (Kind::Later, Some(j)) if bs[j].len > 1 => {
@@ -154,6 +161,10 @@ fn apply(order: &[usize], bs: &[Block], i: usize, kind: Kind) -> Option<Vec<usiz
         (Kind::Earlier, _) => {
             let h = (0..i).rev().find(|&h| bs[h].thread == q)?;
             [span(0, h + 1), span(i + 1, i + 2), span(h + 1, i + 1), span(i + 2, n)].concat()
+        }
+        (Kind::Sink, _) => {
+            let k = (i + 2..n).find(|&k| bs[k].thread == q)?;
+            [span(0, i + 1), span(i + 2, k), span(i + 1, i + 2), span(k, n)].concat()
         }
         _ => return None,
     };
@@ -320,11 +331,15 @@ mod tests {
         // At the preemption that ends block 0 (thread 0, preempted by thread 1):
         assert_eq!(moved(&order, 0, Kind::Pull), Some(vec![0, 0, 0, 1, 2, 2, 0, 0, 1]));
         assert_eq!(moved(&order, 0, Kind::Push), Some(vec![0, 0, 0, 1, 2, 2, 0, 0, 1]));
+        assert_eq!(moved(&order, 0, Kind::Delay), Some(vec![1, 0, 0, 0, 2, 2, 0, 0, 1]));
+        assert_eq!(moved(&order, 0, Kind::Sink), Some(vec![0, 0, 0, 2, 2, 0, 0, 1, 1]));
         // At the one that ends block 2 (thread 0, preempted by thread 2):
         assert_eq!(moved(&order, 2, Kind::Pull), Some(vec![0, 0, 1, 0, 0, 0, 2, 2, 1]));
         assert_eq!(moved(&order, 2, Kind::Push), Some(vec![0, 0, 1, 0, 0, 0, 2, 2, 1]));
         assert_eq!(moved(&order, 2, Kind::Later), Some(vec![0, 0, 1, 0, 0, 2, 2, 0, 1]));
+        assert_eq!(moved(&order, 2, Kind::Delay), Some(vec![0, 0, 1, 2, 2, 0, 0, 0, 1]));
         assert_eq!(moved(&order, 2, Kind::Earlier), None, "thread 2 has no earlier block");
+        assert_eq!(moved(&order, 2, Kind::Sink), None, "thread 2 has no later block");
         // At the one that ends block 4 (thread 0's last): thread 1's last block joins its first.
         assert_eq!(moved(&order, 4, Kind::Earlier), Some(vec![0, 0, 1, 1, 0, 2, 2, 0, 0]));
         assert_eq!(moved(&order, 4, Kind::Push), Some(order.to_vec()), "thread 1's block is already last");
