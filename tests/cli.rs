@@ -47,8 +47,9 @@ fn bad_input_exits_2_with_what_is_valid() {
         (&["replay", "iv2:worker-state/buggy:0x2.1.2x100001:f73eaeda"], "longer than 100000 steps"),
         (&["replay", "iv2:worker-state/buggy:0x2..1:a6d7f588"], "run 2 (''): a run is empty"),
         (&["replay", "iv2:worker-state/buggy:0x2.01.2:84903852"], "without leading zeros"),
-        (&["replay", "iv2:worker-state/buggy:0x2.2x3:3638f624"], "iv2:<scenario>/<variant>:<runs>:<checksum>"),
-        (&["replay", "iv2:worker-state/buggy:0x2.2x3:3638f625"], "checksum"),
+        (&["replay", "iv2:worker-state/buggy:0x2.0x3:dab7d26a"], "consecutive runs are of different threads"),
+        (&["replay", "iv2:worker-state/buggy:0x2.0x3:dab7d26a"], "iv2:<scenario>/<variant>:<runs>:<checksum>"),
+        (&["replay", "iv2:worker-state/buggy:0x2.0x3:dab7d26b"], "checksum"),
         (&["nonsense"], "unrecognized subcommand"),
     ];
     for (args, fragment) in cases {

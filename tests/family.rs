@@ -100,7 +100,11 @@ fn the_minimizer_reaches_the_fewest_preemptions_on_many_threads() {
     // The exhaustive search cannot prove it: bound 0 alone (every order of nine whole threads) is
     // far beyond the budget, so the headline says so.
     assert_eq!((r.minimal, r.minimal_lower_bound), (Some(false), Some(0)), "{r:#?}");
-    assert!(headline(&r).ends_with("1 preemption (not minimal: the minimizer's budget ran out first)"), "{}", headline(&r));
+    assert!(
+        headline(&r).ends_with("1 preemption (not minimal: the minimizer's budget ran out first)"),
+        "{}",
+        headline(&r)
+    );
     // Alone, with the whole budget, it does not get through bound 0 ...
     let all = common::all();
     let variant = select(&all, &[NINE.to_string()]).unwrap()[0].1;

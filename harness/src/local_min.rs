@@ -156,7 +156,7 @@ fn apply(order: &[usize], bs: &[Block], i: usize, kind: Kind) -> Option<Vec<usiz
         (Kind::Push, None) => [span(0, i + 1), span(i + 2, n), span(i + 1, i + 2)].concat(),
         (Kind::Later, Some(j)) if bs[j].len > 1 => {
             let s = bs[j].start;
-            [span(0, i + 1), &order[s..s + 1], span(i + 1, j), &order[s + 1..], ].concat()
+            [span(0, i + 1), &order[s..s + 1], span(i + 1, j), &order[s + 1..]].concat()
         }
         (Kind::Earlier, _) => {
             let h = (0..i).rev().find(|&h| bs[h].thread == q)?;
