@@ -9,9 +9,9 @@
 //! programs", FSE 2010), which, like CHESS's trace simplification, merges the blocks of a thread
 //! that a context switch split, as long as the replayed execution still fails.
 //!
-//! A schedule is a step order (see [`crate::replay::ReplayString`]), seen as *blocks*: maximal runs of steps of
-//! one thread. At every preemption (a block of thread `p` ends while `p` could have continued),
-//! the search tries, one execution each:
+//! A schedule is a step order (see [`crate::replay::ReplayString`]), seen as *blocks*: maximal
+//! runs of steps of one thread. At every preemption (a block of thread `p` ends while `p` could
+//! have continued), the search tries, one execution each:
 //! - **pull**: `p`'s next block moved up to right after the block the preemption ended (the two
 //!   merge);
 //! - **delay**: the block the preemption ended moved down to right before `p`'s next block (the
