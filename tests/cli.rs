@@ -42,6 +42,14 @@ fn bad_input_exits_2_with_what_is_valid() {
         (&["replay", "iv1:worker-state/buggy:00122222222222111100:a4e76224"], "checksum"),
         (&["replay", "iv1:worker-state/buggy:00122222222222111100:a4e7622"], "checksum"),
         (&["replay", "iv1:../../etc/passwd:1:00000000"], "<scenario>/<variant>"),
+        // iv2 strings with a valid checksum whose runs are malformed.
+        (&["replay", "iv2:worker-state/buggy:0x2.1x0.2:e21186fc"], "run 2 ('1x0'): a count is at least 2"),
+        (&["replay", "iv2:worker-state/buggy:0x2.1.2x100001:f73eaeda"], "longer than 100000 steps"),
+        (&["replay", "iv2:worker-state/buggy:0x2..1:a6d7f588"], "run 2 (''): a run is empty"),
+        (&["replay", "iv2:worker-state/buggy:0x2.01.2:84903852"], "without leading zeros"),
+        (&["replay", "iv2:worker-state/buggy:0x2.0x3:dab7d26a"], "consecutive runs are of different threads"),
+        (&["replay", "iv2:worker-state/buggy:0x2.0x3:dab7d26a"], "iv2:<scenario>/<variant>:<runs>:<checksum>"),
+        (&["replay", "iv2:worker-state/buggy:0x2.0x3:dab7d26b"], "checksum"),
         (&["nonsense"], "unrecognized subcommand"),
     ];
     for (args, fragment) in cases {
@@ -227,6 +235,24 @@ fn bench_json_has_the_documented_shape_and_measures_against_bare_shuttle() {
     assert_eq!(dfs["complete"], true);
     let summary = v["summary"]["totals"].as_array().expect("summary totals");
     assert!(summary.iter().any(|r| r["strategy"] == "default"));
+}
+
+#[test]
+fn a_counterexample_on_more_than_36_threads_replays_from_its_iv2_string() {
+    let target = "family/bug[threads=50,steps=6,depth=2,sync=1]";
+    let o = run(&["check", target, "--strategy", "random", "--minimize-budget", "400", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let r = &v["results"][0];
+    let replay = r["replay"].as_str().expect("a replay string");
+    // Threads up to t50: more than iv1's 36 digits can name.
+    assert!(replay.starts_with("iv2:family/bug[threads=50,steps=6,depth=2,sync=1]:"), "{replay}");
+    let again = run(&["replay", replay]);
+    assert_eq!(again.status.code(), Some(1), "the counterexample replays: {}", stderr(&again));
+    let shown = String::from_utf8_lossy(&again.stdout);
+    let first = r["trace"].as_str().unwrap().lines().next().unwrap().to_string();
+    let headline = first.split(" (").next().unwrap();
+    assert!(shown.contains(headline), "{headline}\n{shown}");
 }
 
 #[test]

@@ -14,6 +14,11 @@ fn valid() -> String {
         .encode()
 }
 
+/// An `iv2` string: a schedule naming thread 40, which `iv1` cannot.
+fn valid_iv2() -> String {
+    ReplayString { scenario: "family".into(), variant: "bug".into(), order: vec![0, 0, 40, 40, 40, 7, 0] }.encode()
+}
+
 proptest! {
     #[test]
     fn replay_strings_never_panic(s in ".{0,200}") {
@@ -40,6 +45,22 @@ proptest! {
         let v = valid();
         let cut = cut % v.len();
         prop_assert!(ReplayString::parse(&v[..cut]).is_err());
+    }
+
+    #[test]
+    fn altered_or_truncated_iv2_strings_are_refused_or_identical(pos in 0usize..40, byte in any::<u8>(), cut in 0usize..40) {
+        let v = valid_iv2();
+        prop_assert!(v.starts_with("iv2:family/bug:0x2.40x3.7.0:"), "{}", v);
+        let mut bytes = v.clone().into_bytes();
+        let i = pos % bytes.len();
+        bytes[i] = byte;
+        if let Ok(s) = String::from_utf8(bytes) {
+            match ReplayString::parse(&s) {
+                Ok(r) => prop_assert_eq!(r.encode(), v.clone()),
+                Err(e) => prop_assert!(!e.message.is_empty()),
+            }
+        }
+        prop_assert!(ReplayString::parse(&v[..cut % v.len()]).is_err());
     }
 
     #[test]

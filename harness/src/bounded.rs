@@ -453,6 +453,9 @@ pub struct Minimized {
     /// Whether `outcome` is known minimal: every bound below its own was explored completely and
     /// found nothing, and its own bound was explored completely. `false` when the budget ran out.
     pub minimal: bool,
+    /// The bounds explored completely without a violation: `b` when no schedule with fewer than
+    /// `b` preemptions violates what is targeted (0 when the budget ran out within bound 0).
+    pub empty_below: usize,
 }
 
 /// Minimizes a counterexample known to need at most `max_preemptions`: the violation (of the
@@ -464,11 +467,14 @@ pub fn minimize(variant: &'static Variant, name: Option<&str>, max_preemptions: 
             search(variant, bound, budget.saturating_sub(executions), Target::Shortest(name.map(String::from)), false);
         executions += r.executions;
         if r.counterexample.is_some() {
-            return Minimized { outcome: r.counterexample, executions, minimal: r.complete };
+            return Minimized { outcome: r.counterexample, executions, minimal: r.complete, empty_below: bound };
         }
-        if executions >= budget || !r.complete {
-            break;
+        if !r.complete {
+            return Minimized { outcome: None, executions, minimal: false, empty_below: bound };
+        }
+        if executions >= budget {
+            return Minimized { outcome: None, executions, minimal: false, empty_below: bound + 1 };
         }
     }
-    Minimized { outcome: None, executions, minimal: false }
+    Minimized { outcome: None, executions, minimal: false, empty_below: max_preemptions + 1 }
 }

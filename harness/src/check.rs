@@ -172,6 +172,11 @@ pub struct VariantReport {
     /// Whether the counterexample shown is known minimal (fewest preemptions, then fewest steps);
     /// `false` when the minimizer's budget ran out first. `None` without a counterexample.
     pub minimal: Option<bool>,
+    /// What the minimizer proved about preemptions: no counterexample (of the kind minimized, see
+    /// [`finish_counterexample`]) has fewer than this many. Equal to `preemptions` when the
+    /// preemptions shown are the fewest (always when `minimal`); 0 when it proved nothing. `None`
+    /// without a counterexample.
+    pub minimal_lower_bound: Option<usize>,
     /// Spawned threads that made no step in any execution: the state they share is probably
     /// outside the models (plain `std` types), so the harness could not interleave it.
     pub stepless_threads: Vec<String>,
@@ -200,20 +205,24 @@ pub struct Counterexample {
     pub rendered: String,
     /// Whether it is known minimal (see [`VariantReport::minimal`]).
     pub minimal: bool,
+    /// No counterexample has fewer preemptions (see [`VariantReport::minimal_lower_bound`]).
+    pub lower_bound: usize,
 }
 
 /// Renders an execution with its headline.
 pub fn render(scenario: &str, variant: &str, out: &ExecOutcome, preemptions: Option<usize>) -> String {
-    render_marked(scenario, variant, out, preemptions, true)
+    render_marked(scenario, variant, out, preemptions, None)
 }
 
-/// Renders an execution with its headline, which says when the execution is not known minimal.
+/// Renders an execution with its headline, which says when the execution is not known minimal:
+/// `unfinished` is `Some(b)` when the minimizer's budget ran out, having proved that no
+/// counterexample has fewer than `b` preemptions.
 fn render_marked(
     scenario: &str,
     variant: &str,
     out: &ExecOutcome,
     preemptions: Option<usize>,
-    minimal: bool,
+    unfinished: Option<usize>,
 ) -> String {
     let steps = out.trace.step_count();
     let p = match preemptions {
@@ -239,8 +248,19 @@ fn render_marked(
                 let word = if r.kind == ViolationKind::DataRace { "also" } else { "then" };
                 h.push_str(&format!("; {word} \"{}\"", r.name));
             }
-            if !minimal {
-                h.push_str(" (not minimal: the minimizer's budget ran out first)");
+            match unfinished {
+                None => {}
+                // The preemptions are the fewest (none, or as many as the bounds proved empty need);
+                // a shorter execution with as many may exist.
+                Some(b) if preemptions.is_some_and(|p| p <= b) => h.push_str(&format!(
+                    " (fewest preemptions, not known shortest: the minimizer's budget ran out at bound {b})"
+                )),
+                Some(0) => h.push_str(" (not minimal: the minimizer's budget ran out first)"),
+                Some(b) => h.push_str(&format!(
+                    " (not known minimal: no counterexample with fewer than {b} preemption{}; the minimizer's \
+                     budget ran out at bound {b})",
+                    if b == 1 { "" } else { "s" }
+                )),
             }
             h
         }
@@ -249,6 +269,13 @@ fn render_marked(
 }
 
 /// Minimizes `found` (fewest preemptions, then fewest steps, same invariant) and renders it.
+///
+/// Two searches share `budget`: first the local search from `found`'s own schedule
+/// ([`crate::local_min`], at most a quarter of it), which removes preemptions quickly however many
+/// threads there are; then the exhaustive one ([`bounded::minimize`], the rest), bound by bound up
+/// to the local result's preemptions, which proves what it completes. The result with the fewest
+/// preemptions, then steps, is shown; on a tie the exhaustive one. It is known minimal only when
+/// the exhaustive search completed every bound up to its own.
 pub fn finish_counterexample(
     scenario: &'static Scenario,
     variant: &'static Variant,
@@ -266,21 +293,32 @@ pub fn finish_counterexample(
     // A decisive counterexample is minimized over decisive violations (a data race alone is not
     // what it shows); a data race alone, over that race.
     let target = if found.decisive() { None } else { Some(name.as_str()) };
-    let min = bounded::minimize(variant, target, upper, budget);
-    let (spent, minimal) = (min.executions, min.minimal);
-    let chosen = match min.outcome {
-        Some(m) => m,
-        None if fits => replayed,
-        None => found.clone(),
+    let local = crate::local_min::minimize(variant, target, &replayed, &decisions, budget / 4);
+    let upper = if local.outcome.is_some() { upper.min(local.preemptions) } else { upper };
+    let min = bounded::minimize(variant, target, upper, budget.saturating_sub(local.executions));
+    let spent = local.executions + min.executions;
+    let exhaustive = min.outcome.map(|m| {
+        let (_, d) = replay_order(variant, m.trace.order());
+        (d.iter().filter(|d| d.is_preemption()).count(), m)
+    });
+    let local_key = local.outcome.as_ref().map(|l| (local.preemptions, l.trace.step_count()));
+    let (chosen, minimal) = match (exhaustive, local.outcome) {
+        (Some((p, e)), Some(l)) if local_key < Some((p, e.trace.step_count())) => (l, false),
+        (Some((_, e)), _) => (e, min.minimal),
+        (None, Some(l)) => (l, false),
+        (None, None) if fits => (replayed, false),
+        (None, None) => (found.clone(), false),
     };
     // Render from a replay of the chosen order, so what is shown is exactly what the replay string
     // reproduces, preemptions included.
     let order = chosen.trace.order();
     let (shown, decisions) = replay_order(variant, order.clone());
     let preemptions = decisions.iter().filter(|d| d.is_preemption()).count();
+    let lower_bound = if minimal { preemptions } else { min.empty_below.min(preemptions) };
     let replay = ReplayString { scenario: scenario.name.into(), variant: variant.name.into(), order }.encode();
-    let rendered = render_marked(scenario.name, variant.name, &shown, Some(preemptions), minimal);
-    (Counterexample { outcome: shown, preemptions, replay, rendered, minimal }, spent)
+    let unfinished = (!minimal).then_some(lower_bound);
+    let rendered = render_marked(scenario.name, variant.name, &shown, Some(preemptions), unfinished);
+    (Counterexample { outcome: shown, preemptions, replay, rendered, minimal, lower_bound }, spent)
 }
 
 /// A scenario error shown as found (not minimized: it is a mistake in the scenario, not a
@@ -529,6 +567,7 @@ pub fn check_variant(
         steps: None,
         minimize_executions: 0,
         minimal: None,
+        minimal_lower_bound: None,
         stepless_threads: stepless.unwrap_or_default().into_iter().collect(),
         notes,
         exhaustive,
@@ -551,6 +590,7 @@ pub fn check_variant(
         report.trace = Some(cx.rendered);
         report.minimize_executions = spent;
         report.minimal = Some(cx.minimal);
+        report.minimal_lower_bound = Some(cx.lower_bound);
     }
     let stepless_problem = (!report.stepless_threads.is_empty()).then(|| {
         format!(

@@ -14,6 +14,7 @@ mod current;
 pub mod error;
 pub mod explore;
 pub mod fixture;
+pub mod local_min;
 #[cfg(feature = "loom")]
 pub mod loom_run;
 pub mod portfolio;

@@ -169,13 +169,13 @@ enum Command {
     },
     /// Run one execution again from its replay string or fixture file and print its trace.
     Replay {
-        /// The replay string printed by `check` (iv1:…), or a fixture file (FILE.json).
+        /// The replay string printed by `check` (iv1:… or iv2:…), or a fixture file (FILE.json).
         schedule: String,
     },
     /// Run one execution again from its replay string or fixture file and draw it as one
     /// self-contained HTML page: a lane per thread, a row per step, the model state at each step.
     Render {
-        /// The replay string printed by `check` (iv1:…), or a fixture file (FILE.json).
+        /// The replay string printed by `check` (iv1:… or iv2:…), or a fixture file (FILE.json).
         schedule: String,
         /// The page to write (atomically): absent or a regular file, not a directory, a FIFO or a
         /// symbolic link.
