@@ -23,6 +23,8 @@ pub struct Bench {
     pub save: Option<std::path::PathBuf>,
     /// Only these strategies (labels as in the tables); empty: all.
     pub only: Vec<String>,
+    /// Whether to run the exhaustive searches of the holds variants.
+    pub exhaustive: bool,
 }
 
 /// Every strategy label the benchmark knows, for messages.
@@ -378,6 +380,9 @@ fn holds_tables(
             "bare_executions_per_sec": bare,
             "overhead_vs_bare_shuttle": if ours > 0.0 { bare / ours } else { 0.0 },
         }));
+        if !b.exhaustive {
+            continue;
+        }
         let mut backends = vec![
             ("dfs", Strategy::Dfs),
             ("shuttle dfs", Strategy::ShuttleDfs),

@@ -246,6 +246,10 @@ enum Command {
         /// Skip the throughput and exhaustive tables (bug finding only).
         #[arg(long)]
         no_holds: bool,
+        /// Skip the exhaustive table (keep throughput): the exhaustive searches of many-thread
+        /// instances do not finish in any time worth waiting.
+        #[arg(long)]
+        no_exhaustive: bool,
     },
     /// Internal: one loom exploration in a child process.
     #[command(name = "__loom-child", hide = true)]
@@ -363,7 +367,7 @@ fn run(cli: Cli, catalog: &[&'static harness::Scenario]) -> ExitCode {
                 kill_between_reports,
             }))
         }
-        Command::Bench { targets, seeds, budget, json, save, strategies, no_holds } => {
+        Command::Bench { targets, seeds, budget, json, save, strategies, no_holds, no_exhaustive } => {
             let known = bench::strategy_labels();
             if let Some(bad) = strategies.iter().find(|s| !known.contains(s)) {
                 return bad_input(format!(
@@ -404,6 +408,7 @@ fn run(cli: Cli, catalog: &[&'static harness::Scenario]) -> ExitCode {
                 save,
                 child_exe: std::env::current_exe().ok(),
                 only: strategies,
+                exhaustive: !no_exhaustive,
             };
             ExitCode::from(bench::run(b, &bugs, &holds))
         }
