@@ -238,6 +238,28 @@ fn bench_json_has_the_documented_shape_and_measures_against_bare_shuttle() {
 }
 
 #[test]
+fn bench_no_exhaustive_keeps_throughput_and_skips_the_exhaustive_searches() {
+    let o = run(&[
+        "bench",
+        "family/holds[threads=20,steps=6]",
+        "--seeds",
+        "1",
+        "--budget",
+        "20",
+        "--strategies",
+        "random",
+        "--no-exhaustive",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("bench --json prints JSON");
+    let t = v["throughput"].as_array().expect("throughput");
+    assert_eq!(t.len(), 1, "{t:#?}");
+    assert_eq!(t[0]["threads"], 20);
+    assert_eq!(v["exhaustive"].as_array().map(Vec::len), Some(0), "{}", v["exhaustive"]);
+}
+
+#[test]
 fn a_counterexample_on_more_than_36_threads_replays_from_its_iv2_string() {
     let target = "family/bug[threads=50,steps=6,depth=2,sync=1]";
     let o = run(&["check", target, "--strategy", "random", "--minimize-budget", "400", "--json"]);
