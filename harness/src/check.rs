@@ -293,8 +293,19 @@ pub fn finish_counterexample(
     // A decisive counterexample is minimized over decisive violations (a data race alone is not
     // what it shows); a data race alone, over that race.
     let target = if found.decisive() { None } else { Some(name.as_str()) };
-    let local = crate::local_min::minimize(variant, target, &replayed, &decisions, budget / 4);
-    let upper = if local.outcome.is_some() { upper.min(local.preemptions) } else { upper };
+    // The local search starts from the found execution as the harness replays it: only when that
+    // replay shows the same violation (a loom execution's order may not fit the step-level
+    // replay; then there is no schedule to start from, and a "schedule does not fit" is no
+    // counterexample to shorten).
+    let local = if fits {
+        crate::local_min::minimize(variant, target, &replayed, &decisions, budget / 4)
+    } else {
+        crate::local_min::LocalMin::default()
+    };
+    // The exhaustive search keeps its own upper bound: its preemption count is the search's (a
+    // switch away from a thread that yielded counts there), which can exceed the replay's count
+    // the local search measures, so capping it by the local result could keep it from the bound
+    // where it finds the same execution.
     let min = bounded::minimize(variant, target, upper, budget.saturating_sub(local.executions));
     let spent = local.executions + min.executions;
     let exhaustive = min.outcome.map(|m| {
@@ -835,7 +846,7 @@ fn replay_with(catalog: &[&'static Scenario], input: &str, describe: bool) -> Re
     } else {
         replay_order(variant, r.order.clone())
     };
-    if let Some(v) = out.violations.iter().find(|v| v.name == "schedule does not fit") {
+    if let Some(v) = out.violations.iter().find(|v| v.name == crate::world::SCHEDULE_DOES_NOT_FIT) {
         return Err(Error::new(
             ErrorKind::ScheduleMismatch,
             format!("the schedule no longer fits {}/{}: {}", scenario.name, variant.name, v.detail),

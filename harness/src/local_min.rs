@@ -39,7 +39,7 @@
 
 use crate::explore::{run_controlled, Driver};
 use crate::scenario::Variant;
-use crate::world::{Controller, Decision, ExecOutcome};
+use crate::world::{Controller, Decision, ExecOutcome, SCHEDULE_DOES_NOT_FIT};
 use std::collections::{BTreeSet, VecDeque};
 
 /// What the local search found.
@@ -239,6 +239,10 @@ impl Search {
 }
 
 fn targeted(name: Option<&str>, out: &ExecOutcome) -> bool {
+    // A schedule the code did not follow is no counterexample, whatever it is named.
+    if out.violations.iter().any(|v| v.name == SCHEDULE_DOES_NOT_FIT) {
+        return false;
+    }
     match name {
         None => out.decisive(),
         Some(n) => out.violations.iter().any(|v| v.name == n),
@@ -322,6 +326,24 @@ mod tests {
 
     fn moved(order: &[usize], i: usize, kind: Kind) -> Option<Vec<usize>> {
         apply(order, &blocks(order), i, kind)
+    }
+
+    #[test]
+    fn a_schedule_that_does_not_fit_is_never_a_target() {
+        use crate::world::{Violation, ViolationKind};
+        let mut out = ExecOutcome::default();
+        out.violations.push(Violation {
+            kind: ViolationKind::Panic,
+            name: SCHEDULE_DOES_NOT_FIT.into(),
+            detail: "step 1 of the schedule is thread 2".into(),
+            at_step: 0,
+        });
+        assert!(out.decisive(), "it is decisive as a violation, so the rule must exclude it by name");
+        assert!(!targeted(None, &out));
+        assert!(!targeted(Some(SCHEDULE_DOES_NOT_FIT), &out));
+        out.violations[0] =
+            Violation { name: "deadlock".into(), kind: ViolationKind::Deadlock, ..out.violations[0].clone() };
+        assert!(targeted(None, &out));
     }
 
     #[test]

@@ -294,6 +294,9 @@ impl ExecOutcome {
     }
 }
 
+/// The name of the violation a controller's schedule that the code did not follow records.
+pub const SCHEDULE_DOES_NOT_FIT: &str = "schedule does not fit";
+
 /// Payload of the panic that stops an execution the world cannot continue (deadlock, step limit,
 /// a schedule that does not fit): the harness recognises it and reports the recorded violation.
 #[derive(Debug)]
@@ -893,8 +896,7 @@ impl World {
     }
 
     fn stop_schedule(&self, st: &mut State, detail: String) {
-        let v =
-            Violation { kind: ViolationKind::Panic, name: "schedule does not fit".into(), detail, at_step: st.steps };
+        let v = Violation { kind: ViolationKind::Panic, name: SCHEDULE_DOES_NOT_FIT.into(), detail, at_step: st.steps };
         st.stopped = Some(v.clone());
         st.violations.push(v);
     }
