@@ -302,10 +302,11 @@ pub fn finish_counterexample(
     } else {
         crate::local_min::LocalMin::default()
     };
-    // The exhaustive search keeps its own upper bound: its preemption count is the search's (a
-    // switch away from a thread that yielded counts there), which can exceed the replay's count
-    // the local search measures, so capping it by the local result could keep it from the bound
-    // where it finds the same execution.
+    // The exhaustive search keeps the found execution's preemptions as its upper bound. Both
+    // searches count preemptions alike (a switch away from a thread that could go on and did not
+    // yield), so capping it at the local result's count would be sound and would only save the
+    // bounds above it, which it never reaches unless every bound below completes empty; it is
+    // left uncapped, as before the local search existed.
     let min = bounded::minimize(variant, target, upper, budget.saturating_sub(local.executions));
     let spent = local.executions + min.executions;
     let exhaustive = min.outcome.map(|m| {
