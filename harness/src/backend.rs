@@ -9,7 +9,8 @@
 //! a bug are the same whichever backend found it.
 //!
 //! Architecture invariant: the only scheduling points of a model are [`Ticket::tick`] (one per
-//! object a step touches) and, when a thread has to wait, the lock, wait and notify calls of [`Lock`].
+//! object a step touches) and, when a thread has to wait, its [`Waiter`]'s (under loom only the
+//! park: a switch that is no operation on any object).
 
 use std::cell::Cell;
 
@@ -155,78 +156,103 @@ impl Ticket {
     }
 }
 
-/// The lock of an execution's world, used only to wait: by a thread whose step cannot proceed
-/// yet, and in controlled mode by a thread waiting for its turn. A step that nobody waits for
-/// never touches it.
-pub(crate) enum Lock {
-    Shuttle(shuttle::sync::Mutex<()>),
-    #[cfg(feature = "loom")]
-    Loom(loom::sync::Mutex<()>),
+/// Runs `f`, whose scheduling points (the second and later step counters of one step) are not
+/// places where another thread's turn could change anything: every order loom could try there is
+/// the same step order. Under loom they are marked critical (`loom::stop_exploring`), so loom
+/// keeps running the thread through them and moves any backtracking they would ask for to the
+/// step's first counter, where the step as a whole is put before the other thread's. Under shuttle
+/// nothing changes.
+pub(crate) fn critical<R>(f: impl FnOnce() -> R) -> R {
+    match active() {
+        Backend::Shuttle => f(),
+        #[cfg(feature = "loom")]
+        Backend::Loom => {
+            struct Explore;
+            impl Drop for Explore {
+                fn drop(&mut self) {
+                    loom::explore();
+                }
+            }
+            loom::stop_exploring();
+            let _explore = Explore;
+            f()
+        }
+    }
 }
 
-/// A held [`Lock`].
-pub(crate) enum Guard<'a> {
-    Shuttle(shuttle::sync::MutexGuard<'a, ()>),
+/// Where one logical thread waits: for its step to become possible, or in controlled mode for its
+/// turn. Each thread waits on its own, so waking it wakes nobody else (every spurious wake-up
+/// would be one more interleaving for loom to explore). A step that nobody waits for never
+/// touches one.
+///
+/// Under shuttle it is a mutex and a condition variable. Under loom it is the thread's park token:
+/// `park` and `unpark` are not operations loom's search permutes (an `unpark` is no branch point
+/// at all), where a mutex's lock and unlock and a condition variable's wait are, each one more
+/// operation whose orders loom must try. What orders the waker's step before the waiter's is the
+/// step's own [`Ticket`], which both touch (the waiter took it on its attempt that could not
+/// proceed); the wait itself adds nothing loom must explore.
+// One per logical thread, behind an `Arc`: the size of the shuttle variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Waiter {
+    Shuttle {
+        lock: shuttle::sync::Mutex<()>,
+        cond: shuttle::sync::Condvar,
+    },
+    /// The waiting thread's handle, set when it first waits (a thread that never waited has
+    /// nothing to unpark: it checks its condition before it parks).
     #[cfg(feature = "loom")]
-    Loom(loom::sync::MutexGuard<'a, ()>),
+    Loom(std::sync::Mutex<Option<loom::thread::Thread>>),
 }
 
-/// One thread's condition variable: each logical thread waits on its own, so waking it wakes
-/// nobody else (every spurious wake-up would be one more interleaving for loom to explore).
-pub(crate) enum Cond {
-    Shuttle(shuttle::sync::Condvar),
-    #[cfg(feature = "loom")]
-    Loom(loom::sync::Condvar),
-}
-
-impl Cond {
-    /// A new condition variable of the active runtime.
-    pub(crate) fn new() -> Cond {
+impl Waiter {
+    /// A new waiter of the active runtime.
+    pub(crate) fn new() -> Waiter {
         match active() {
-            Backend::Shuttle => Cond::Shuttle(shuttle::sync::Condvar::new()),
+            Backend::Shuttle => {
+                Waiter::Shuttle { lock: shuttle::sync::Mutex::new(()), cond: shuttle::sync::Condvar::new() }
+            }
             #[cfg(feature = "loom")]
-            Backend::Loom => Cond::Loom(loom::sync::Condvar::new()),
+            Backend::Loom => Waiter::Loom(std::sync::Mutex::new(None)),
         }
     }
 
-    /// Wakes the thread waiting on it, if any.
-    pub(crate) fn notify(&self) {
+    /// Blocks the calling thread until `released()` holds, checking it first and after every
+    /// wake-up (which may be spurious). `released` must not be a scheduling point.
+    pub(crate) fn wait_until(&self, mut released: impl FnMut() -> bool) {
         match self {
-            Cond::Shuttle(cv) => cv.notify_one(),
+            Waiter::Shuttle { lock, cond } => {
+                let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
+                while !released() {
+                    g = cond.wait(g).unwrap_or_else(|e| e.into_inner());
+                }
+            }
             #[cfg(feature = "loom")]
-            Cond::Loom(cv) => cv.notify_one(),
+            Waiter::Loom(handle) => {
+                // Setting the handle, checking and parking run without a scheduling point between
+                // them (loom switches threads only at its own operations): no wake-up is lost, and
+                // an unpark that comes before the park leaves a token that makes it return at once.
+                *handle.lock().unwrap_or_else(|e| e.into_inner()) = Some(loom::thread::current());
+                while !released() {
+                    loom::thread::park();
+                }
+            }
         }
     }
-}
 
-impl Lock {
-    /// A new lock of the active runtime.
-    pub(crate) fn new() -> Lock {
-        match active() {
-            Backend::Shuttle => Lock::Shuttle(shuttle::sync::Mutex::new(())),
-            #[cfg(feature = "loom")]
-            Backend::Loom => Lock::Loom(loom::sync::Mutex::new(())),
-        }
-    }
-
-    /// Takes the lock (a scheduling point). A poisoned lock is taken anyway: the panic that
-    /// poisoned it is already being reported.
-    pub(crate) fn lock(&self) -> Guard<'_> {
+    /// Wakes the thread waiting here, if any.
+    pub(crate) fn wake(&self) {
         match self {
-            Lock::Shuttle(m) => Guard::Shuttle(m.lock().unwrap_or_else(|e| e.into_inner())),
+            Waiter::Shuttle { lock, cond } => {
+                let g = lock.lock().unwrap_or_else(|e| e.into_inner());
+                cond.notify_one();
+                drop(g);
+            }
             #[cfg(feature = "loom")]
-            Lock::Loom(m) => Guard::Loom(m.lock().unwrap_or_else(|e| e.into_inner())),
-        }
-    }
-
-    /// Releases the lock, waits for a notification on `cond` and takes the lock again.
-    pub(crate) fn wait<'a>(&'a self, cond: &Cond, guard: Guard<'a>) -> Guard<'a> {
-        match (cond, guard) {
-            (Cond::Shuttle(cv), Guard::Shuttle(g)) => Guard::Shuttle(cv.wait(g).unwrap_or_else(|e| e.into_inner())),
-            #[cfg(feature = "loom")]
-            (Cond::Loom(cv), Guard::Loom(g)) => Guard::Loom(cv.wait(g).unwrap_or_else(|e| e.into_inner())),
-            #[cfg(feature = "loom")]
-            _ => unreachable!("a world's lock and conditions belong to one runtime"),
+            Waiter::Loom(handle) => {
+                if let Some(t) = handle.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                    t.unpark();
+                }
+            }
         }
     }
 }

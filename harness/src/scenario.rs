@@ -324,6 +324,8 @@ impl Ctx {
     {
         let idx = self.world.register(name);
         let world = Arc::clone(&self.world);
+        let slot = Arc::new(std::sync::Mutex::new(None));
+        let filled = Arc::clone(&slot);
         let raw = backend::spawn(move || {
             world.attach(idx);
             // A cancelled thread (of a process that died) ends quietly, with no value.
@@ -332,10 +334,11 @@ impl Ctx {
                 Err(p) if p.downcast_ref::<Cancelled>().is_some() => None,
                 Err(p) => std::panic::resume_unwind(p),
             };
+            // The value is where a joiner takes it before the thread counts as finished.
+            *filled.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
             world.finish(idx);
-            r
         });
-        crate::thread::handle(raw, idx, name, Arc::clone(&self.world))
+        crate::thread::handle(raw, slot, idx, name, Arc::clone(&self.world))
     }
 
     /// A name for a new model object: `base`, or `base#2`, `base#3` … when an object of that
@@ -506,17 +509,22 @@ impl Ctx {
 
 pub use crate::thread::JoinHandle;
 
-/// What a [`JoinHandle`] holds: the backend's handle (whose value is `None` for a thread that
-/// was cancelled) and the thread's place in the world.
+/// The value a thread returned, `None` for a thread that was cancelled; set before the thread
+/// counts as finished.
+pub(crate) type Slot<T> = Arc<std::sync::Mutex<Option<Option<T>>>>;
+
+/// What a [`JoinHandle`] holds: the backend's handle, where the thread leaves its value, and the
+/// thread's place in the world.
 pub(crate) struct RawHandle<T> {
-    raw: RawJoinHandle<Option<T>>,
+    raw: RawJoinHandle<()>,
+    slot: Slot<T>,
     idx: usize,
     world: WorldRef,
 }
 
 impl<T> RawHandle<T> {
-    pub(crate) fn new(raw: RawJoinHandle<Option<T>>, idx: usize, world: WorldRef) -> RawHandle<T> {
-        RawHandle { raw, idx, world }
+    pub(crate) fn new(raw: RawJoinHandle<()>, slot: Slot<T>, idx: usize, world: WorldRef) -> RawHandle<T> {
+        RawHandle { raw, slot, idx, world }
     }
 
     /// Waits for the thread to finish and returns its result: `Err` for a thread that was
@@ -524,10 +532,12 @@ impl<T> RawHandle<T> {
     /// is a finding), so this carries that end on.
     pub(crate) fn join(self) -> std::thread::Result<T> {
         let raw = self.raw;
-        match self.world.join(self.idx, move || raw.join()) {
-            Ok(Some(v)) => Ok(v),
-            Ok(None) => Err(Box::new(Cancelled)),
-            Err(_) => self.world.halt(),
+        let joined = self.world.join(self.idx, move || raw.join());
+        let value = self.slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match (joined, value) {
+            (Ok(()), Some(Some(v))) => Ok(v),
+            (Ok(()), Some(None)) => Err(Box::new(Cancelled)),
+            _ => self.world.halt(),
         }
     }
 }

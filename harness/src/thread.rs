@@ -14,7 +14,7 @@
 
 use crate::backend::RawJoinHandle;
 use crate::current::current as execution;
-use crate::scenario::{Ctx, RawHandle};
+use crate::scenario::{Ctx, RawHandle, Slot};
 use crate::trace::{Effect, Step};
 use crate::world::WorldRef;
 use std::time::Duration;
@@ -26,8 +26,14 @@ pub struct JoinHandle<T> {
 }
 
 /// Makes the handle of thread `idx`, named `name`.
-pub(crate) fn handle<T>(raw: RawJoinHandle<Option<T>>, idx: usize, name: &str, world: WorldRef) -> JoinHandle<T> {
-    JoinHandle { inner: RawHandle::new(raw, idx, world), thread: Thread { index: idx, name: name.to_string() } }
+pub(crate) fn handle<T>(
+    raw: RawJoinHandle<()>,
+    slot: Slot<T>,
+    idx: usize,
+    name: &str,
+    world: WorldRef,
+) -> JoinHandle<T> {
+    JoinHandle { inner: RawHandle::new(raw, slot, idx, world), thread: Thread { index: idx, name: name.to_string() } }
 }
 
 impl<T> JoinHandle<T> {

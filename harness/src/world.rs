@@ -19,7 +19,7 @@
 //! Architecture invariant: the world knows nothing of files, locks or processes. Models bring
 //! their state and describe each step; the world only orders, records and checks.
 
-use crate::backend::{self, Cond, Lock, ThreadKey, Ticket};
+use crate::backend::{self, Backend, ThreadKey, Ticket, Waiter};
 use crate::race::Hb;
 use crate::scenario::Invariant;
 use crate::trace::{Row, Step, Trace};
@@ -191,17 +191,9 @@ struct ThreadInfo {
     pending: String,
 }
 
-/// Where one thread sleeps while its step cannot proceed or it is not its turn: a lock and a
-/// condition variable of the thread's own, so that the sleeps and wake-ups of different threads
-/// are independent operations for a backend that reduces by dependence.
-struct Waiter {
-    lock: Lock,
-    cond: Cond,
-}
-
 impl ThreadInfo {
     fn new(name: &str, key: Option<ThreadKey>) -> ThreadInfo {
-        let waiter = Arc::new(Waiter { lock: Lock::new(), cond: Cond::new() });
+        let waiter = Arc::new(Waiter::new());
         ThreadInfo {
             name: name.to_string(),
             key,
@@ -451,9 +443,7 @@ impl World {
     /// Wakes `after.wake` and stops if asked to. Called with the state unlocked.
     fn follow(&self, after: After) {
         for w in &after.wake {
-            let g = w.lock.lock();
-            w.cond.notify();
-            drop(g);
+            w.wake();
         }
         if after.stop {
             self.halt();
@@ -463,17 +453,10 @@ impl World {
     /// Waits on the calling thread's condition variable until `released` holds (or the execution
     /// stops). Called with the state unlocked.
     fn wait(&self, waiter: &Waiter, released: impl Fn(&State) -> bool) {
-        let mut g = waiter.lock.lock();
-        loop {
-            {
-                let st = self.st();
-                if st.stopped.is_some() || released(&st) {
-                    break;
-                }
-            }
-            g = waiter.lock.wait(&waiter.cond, g);
-        }
-        drop(g);
+        waiter.wait_until(|| {
+            let st = self.st();
+            st.stopped.is_some() || released(&st)
+        });
         if self.st().stopped.is_some() {
             self.halt();
         }
@@ -483,10 +466,16 @@ impl World {
     pub(crate) fn finish(&self, idx: usize) {
         let mut st = self.st();
         st.threads[idx].status = Status::Finished;
+        let in_world = !matches!(backend::active(), Backend::Shuttle);
+        let mut joiners = Vec::new();
         for t in st.threads.iter_mut() {
             if t.status == Status::Joining(idx) {
-                // It waits in the backend's join, which the backend ends.
+                // Under shuttle it waits in the backend's join, which the backend ends; under loom
+                // in the world (see `World::join`).
                 t.status = Status::Woken;
+                if in_world {
+                    joiners.push(Arc::clone(&t.waiter));
+                }
             }
         }
         let mut wake = None;
@@ -496,6 +485,7 @@ impl World {
         }
         let mut after = self.settle(&mut st);
         after.wake.extend(wake);
+        after.wake.extend(joiners);
         drop(st);
         self.follow(after);
     }
@@ -519,18 +509,33 @@ impl World {
     }
 
     /// Waits until thread `target` has finished; `join_raw` is the backend's join.
-    pub(crate) fn join<T>(&self, target: usize, join_raw: impl FnOnce() -> T) -> T {
+    ///
+    /// Under loom the backend's join is never called: a joiner waits as any other waiting thread
+    /// does, woken by the target's [`World::finish`]. loom's join waits on an object of loom's own
+    /// that the ending thread notifies, and a wait on it that loom finds racing with that notify
+    /// makes loom retry every thread at that point (its search cannot move a blocked thread
+    /// earlier): more executions, none with another order of steps.
+    pub(crate) fn join(
+        &self,
+        target: usize,
+        join_raw: impl FnOnce() -> std::thread::Result<()>,
+    ) -> std::thread::Result<()> {
         let mut st = self.st();
         let me = Self::me(&st);
+        let in_world = !matches!(backend::active(), Backend::Shuttle);
         if st.threads[target].status != Status::Finished {
             st.threads[me].status = Status::Joining(target);
             let after = self.settle(&mut st);
+            let waiter = Arc::clone(&st.threads[me].waiter);
             drop(st);
             self.follow(after);
+            if in_world {
+                self.wait(&waiter, |st| st.threads[target].status == Status::Finished);
+            }
         } else {
             drop(st);
         }
-        let r = join_raw();
+        let r = if in_world { Ok(()) } else { join_raw() };
         let mut st = self.st();
         st.threads[me].status = Status::Running;
         st.hb.join(me, target);
@@ -578,24 +583,39 @@ impl World {
             let _in = InStep::enter(&self.in_step);
             footprint()
         };
-        let mut tickets = parts(current());
         loop {
-            // The step's scheduling point(s): one per object it touches. Everything from the last
+            // The step's scheduling points: one per object it touches. Everything from the last
             // to the return (or the wait below) runs without another, so it is atomic under either
-            // backend.
-            for &t in &tickets {
-                self.tickets[t].tick();
-            }
-            // What the step touches may have changed at the scheduling point: if it now touches a
-            // part it did not take its point on, take that too before going on. (Computed before
-            // the state lock is taken: the footprint may ask the world things.)
-            let now = parts(current());
-            if now.iter().any(|t| !tickets.contains(t)) {
-                tickets.extend(now);
-                tickets.sort_unstable();
-                tickets.dedup();
-                continue;
-            }
+            // backend. A step that cannot proceed takes them too before it waits, on purpose: that
+            // attempt is how loom learns that the waiting thread's step races with the steps of
+            // others on the object. Checking readiness first and waiting without a point is fewer
+            // executions, and loom then misses orders (tried: ref-watcher/watcher-first reached 69
+            // of its 73 classes).
+            let mut tickets = parts(current());
+            let (&first, rest) = tickets.split_first().expect("a step touches at least one object");
+            self.tickets[first].tick();
+            // Under loom the other points are critical (see `backend::critical`): once the first
+            // is passed, no other thread runs until this step is performed or waits, and they only
+            // tell loom which steps this one depends on. Under shuttle each is a scheduling point.
+            let rest = rest.to_vec();
+            backend::critical(|| {
+                for &t in &rest {
+                    self.tickets[t].tick();
+                }
+                // What the step touches may have changed at a scheduling point (another thread ran
+                // there): if it now touches a part it did not take its point on, take that too.
+                // (Computed before the state lock is taken: the footprint may ask the world things.)
+                loop {
+                    let new: Vec<usize> = parts(current()).into_iter().filter(|t| !tickets.contains(t)).collect();
+                    if new.is_empty() {
+                        break;
+                    }
+                    for &t in &new {
+                        self.tickets[t].tick();
+                    }
+                    tickets.extend(new);
+                }
+            });
             let mut st = self.st();
             if st.stopped.is_some() {
                 drop(st);
@@ -653,18 +673,22 @@ impl World {
                     drop(st);
                     return self.perform(me, object, act);
                 }
-                Err(reason) => {
-                    st.threads[me].status = Status::Blocked(reason);
-                    st.threads[me].ready = Some(ready);
-                    let after = self.settle(&mut st);
-                    let cond = Arc::clone(&st.threads[me].waiter);
-                    drop(st);
-                    self.follow(after);
-                    self.wait(&cond, |st| !matches!(st.threads[me].status, Status::Blocked(_)));
-                    ready = self.st().threads[me].ready.take().unwrap_or(ready_placeholder());
-                }
+                Err(reason) => ready = self.block(st, me, ready, reason),
             }
         }
+    }
+
+    /// Thread `me`'s step cannot proceed (`reason`): waits, with its readiness left with the world,
+    /// which looks at it again after every step, until a step makes it ready; gives it back.
+    fn block(&self, mut st: MutexGuard<'_, State>, me: usize, ready: Ready, reason: String) -> Ready {
+        st.threads[me].status = Status::Blocked(reason);
+        st.threads[me].ready = Some(ready);
+        let after = self.settle(&mut st);
+        let cond = Arc::clone(&st.threads[me].waiter);
+        drop(st);
+        self.follow(after);
+        self.wait(&cond, |st| !matches!(st.threads[me].status, Status::Blocked(_)));
+        self.st().threads[me].ready.take().unwrap_or(ready_placeholder())
     }
 
     /// Steps made so far in this execution.

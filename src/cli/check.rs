@@ -195,6 +195,9 @@ fn print_report(r: &harness::VariantReport) {
     for w in &r.witnesses {
         outln!("    witness \"{}\": {}", w.name, if w.reached { "reached" } else { "NOT reached" });
     }
+    for n in &r.notes {
+        outln!("    note: {n}");
+    }
     if let Some(d) = &r.disagreement {
         outln!("    disagreement: {d}");
     }
