@@ -81,6 +81,27 @@ fn a_model_read_outside_a_step_is_a_scenario_error_not_a_verdict() {
 }
 
 #[test]
+fn a_ready_that_reads_an_undeclared_object_is_a_scenario_error_not_a_verdict() {
+    // The world looks again at a waiting step only after steps on its objects: a `ready` that
+    // reads something else would go stale, and the search would rest on it.
+    for strategy in [Strategy::DEFAULT, Strategy::Random, Strategy::Dfs, Strategy::Bounded { max_preemptions: None }] {
+        let r = check("ready-reads-undeclared", strategy);
+        assert_eq!(r.outcome, Outcome::ScenarioError, "{strategy}: {r:#?}");
+        assert!(!r.ok, "{strategy}");
+        let problem = r.problem.as_deref().unwrap();
+        for fragment in
+            ["t1's step on gate became possible", "no step on gate was made since", "declare every object it reads"]
+        {
+            assert!(problem.contains(fragment), "{strategy}: {problem}");
+        }
+        // Said with `Ctx::touch`, the same change between steps is looked at: a proof, no misuse.
+        let r = check("touched-between-steps", strategy);
+        assert_eq!(r.outcome, Expect::Holds, "{strategy}: {r:#?}");
+        assert!(r.ok && r.witnesses.iter().all(|w| w.reached), "{strategy}: {r:#?}");
+    }
+}
+
+#[test]
 fn threads_that_make_no_step_are_reported_and_their_holds_is_not_ok() {
     for strategy in [Strategy::DEFAULT, Strategy::Random, Strategy::Dfs] {
         // Declared holds, found holds, its witness reached: still not ok, since t2 made no step.

@@ -71,6 +71,42 @@ pub(crate) enum ThreadKey {
     Loom(loom::thread::ThreadId),
 }
 
+/// Which logical thread each backend thread of an execution is.
+#[derive(Default)]
+pub(crate) struct ThreadIndex {
+    /// shuttle's threads, by their task number (dense: shuttle numbers tasks from 0).
+    shuttle: Vec<Option<usize>>,
+    /// loom's threads (at most five).
+    #[cfg(feature = "loom")]
+    loom: Vec<(loom::thread::ThreadId, usize)>,
+}
+
+impl ThreadIndex {
+    /// Records that backend thread `key` is logical thread `idx`.
+    pub(crate) fn insert(&mut self, key: ThreadKey, idx: usize) {
+        match key {
+            ThreadKey::Shuttle(id) => {
+                let n: usize = id.into();
+                if self.shuttle.len() <= n {
+                    self.shuttle.resize(n + 1, None);
+                }
+                self.shuttle[n] = Some(idx);
+            }
+            #[cfg(feature = "loom")]
+            ThreadKey::Loom(id) => self.loom.push((id, idx)),
+        }
+    }
+
+    /// The logical thread that backend thread `key` is.
+    pub(crate) fn get(&self, key: ThreadKey) -> Option<usize> {
+        match key {
+            ThreadKey::Shuttle(id) => self.shuttle.get(usize::from(id)).copied().flatten(),
+            #[cfg(feature = "loom")]
+            ThreadKey::Loom(id) => self.loom.iter().find(|(k, _)| *k == id).map(|&(_, i)| i),
+        }
+    }
+}
+
 /// The identity of the calling backend thread.
 pub(crate) fn current_thread() -> ThreadKey {
     match active() {
@@ -185,7 +221,13 @@ pub(crate) fn critical<R>(f: impl FnOnce() -> R) -> R {
 /// would be one more interleaving for loom to explore). A step that nobody waits for never
 /// touches one.
 ///
-/// Under shuttle it is a mutex and a condition variable. Under loom it is the thread's park token:
+/// Under shuttle's own schedulers (free mode) it is a mutex and a condition variable, whose
+/// operations are scheduling points those schedulers choose at, as they do in the code the
+/// harness models. In controlled mode the world's controller decides every step and shuttle's
+/// scheduler only keeps the current thread running, so there it is the thread's park token:
+/// one scheduling point per wait and one per wake, where a mutex and a condition variable take
+/// several, and shuttle's every scheduling point costs a pass over all its threads. Under loom it
+/// is the thread's park token too:
 /// `park` and `unpark` are not operations loom's search permutes (an `unpark` is no branch point
 /// at all), where a mutex's lock and unlock and a condition variable's wait are, each one more
 /// operation whose orders loom must try. What orders the waker's step before the waiter's is the
@@ -198,6 +240,8 @@ pub(crate) enum Waiter {
         lock: shuttle::sync::Mutex<()>,
         cond: shuttle::sync::Condvar,
     },
+    /// The waiting thread's handle, set when it first waits (as under loom).
+    ShuttlePark(std::sync::Mutex<Option<shuttle::thread::Thread>>),
     /// The waiting thread's handle, set when it first waits (a thread that never waited has
     /// nothing to unpark: it checks its condition before it parks).
     #[cfg(feature = "loom")]
@@ -205,9 +249,11 @@ pub(crate) enum Waiter {
 }
 
 impl Waiter {
-    /// A new waiter of the active runtime.
-    pub(crate) fn new() -> Waiter {
+    /// A new waiter of the active runtime; `controlled`: for an execution whose steps a controller
+    /// orders.
+    pub(crate) fn new(controlled: bool) -> Waiter {
         match active() {
+            Backend::Shuttle if controlled => Waiter::ShuttlePark(std::sync::Mutex::new(None)),
             Backend::Shuttle => {
                 Waiter::Shuttle { lock: shuttle::sync::Mutex::new(()), cond: shuttle::sync::Condvar::new() }
             }
@@ -224,6 +270,14 @@ impl Waiter {
                 let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
                 while !released() {
                     g = cond.wait(g).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+            Waiter::ShuttlePark(handle) => {
+                // As under loom: no scheduling point between setting the handle, checking and
+                // parking, and an unpark before the park leaves a token.
+                *handle.lock().unwrap_or_else(|e| e.into_inner()) = Some(shuttle::thread::current());
+                while !released() {
+                    shuttle::thread::park();
                 }
             }
             #[cfg(feature = "loom")]
@@ -246,6 +300,12 @@ impl Waiter {
                 let g = lock.lock().unwrap_or_else(|e| e.into_inner());
                 cond.notify_one();
                 drop(g);
+            }
+            Waiter::ShuttlePark(handle) => {
+                let t = handle.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                if let Some(t) = t {
+                    t.unpark();
+                }
             }
             #[cfg(feature = "loom")]
             Waiter::Loom(handle) => {

@@ -448,9 +448,12 @@ impl<D: Driver> Scheduler for Steady<D> {
         if self.halt.load(Ordering::SeqCst) {
             return None;
         }
+        // shuttle lists parked threads too (they may wake spuriously); choosing one would only
+        // wake it to park again, so the running thread is kept only while it can run, and
+        // otherwise the first thread that can.
         match current {
-            Some(c) if runnable.iter().any(|t| t.id() == c) => Some(c),
-            _ => runnable.first().map(|t| t.id()),
+            Some(c) if runnable.iter().any(|t| t.id() == c && t.runnable()) => Some(c),
+            _ => runnable.iter().find(|t| t.runnable()).or(runnable.first()).map(|t| t.id()),
         }
     }
 

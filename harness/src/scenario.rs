@@ -355,8 +355,12 @@ impl Ctx {
     /// read shared model state to decide what to do next: only a step's `ready` and `act` may
     /// (the step-level search runs a thread's code up to its next step before deciding who
     /// moves, so such a read would never see what another thread does in between). The returned step's `thread`
-    /// and `object` fields are filled in by the harness. `ready` must not change any state; it is called again
-    /// after every other step while it returns `Err(what it waits on)`.
+    /// and `object` fields are filled in by the harness. `ready` must not change any state, and
+    /// may read only the state of `object` (every object it reads, joined by `+`), which only
+    /// steps change: while it returns `Err(what it waits on)` it is called again after every step
+    /// that touches one of those objects, and only then. A readiness that changes with no such
+    /// step stops the execution with a misuse of the step contract (checked at every look in a
+    /// build with debug assertions, at every 64th otherwise, and before any deadlock is reported).
     pub fn step<R>(
         &self,
         object: &str,
@@ -381,6 +385,15 @@ impl Ctx {
         act: impl FnOnce() -> (R, Step),
     ) -> R {
         self.world.step_within(object, footprint, ready, act)
+    }
+
+    /// Declares that the calling code changed the state of `object` between steps, where no other
+    /// thread could see it change (code that holds `object` alone: an event-loop task's
+    /// synchronous code holds the loop). The steps waiting on `object` are looked at again before
+    /// the next decision, as after a step on it; without this, a waiting step whose `ready` reads
+    /// that state would not be, and the execution stops with a misuse of the step contract.
+    pub fn touch(&self, object: &str) {
+        self.world.touch(object);
     }
 
     /// Declares that the calling code is about to read the state of model object `object`

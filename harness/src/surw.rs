@@ -102,14 +102,23 @@ impl Surw {
         if fair.is_empty() {
             return Err("no thread is enabled".into());
         }
+        // The candidates: the fair threads not blocked, in order. A rejected pick is taken out of
+        // the list in place, which keeps the order: the same list, and so the same random draws,
+        // as building it again would give.
+        let mut cands: Vec<usize> = if self.blocked.is_empty() {
+            fair.clone()
+        } else {
+            fair.iter().copied().filter(|&i| !self.blocked.contains(&enabled[i])).collect()
+        };
         loop {
-            let cands: Vec<usize> = fair.iter().copied().filter(|&i| !self.blocked.contains(&enabled[i])).collect();
             if cands.is_empty() {
                 self.blocked.clear();
                 self.intended = None;
+                cands.clone_from(&fair);
                 continue;
             }
-            let i = cands[self.rng.below(cands.len())];
+            let k = self.rng.below(cands.len());
+            let i = cands[k];
             let t = enabled[i];
             if !self.profile.interesting(pending[i]) {
                 return Ok(t);
@@ -133,6 +142,7 @@ impl Surw {
                 return Ok(t);
             }
             self.blocked.push(t);
+            cands.remove(k);
         }
     }
 }

@@ -19,7 +19,7 @@
 //! Architecture invariant: the world knows nothing of files, locks or processes. Models bring
 //! their state and describe each step; the world only orders, records and checks.
 
-use crate::backend::{self, Backend, ThreadKey, Ticket, Waiter};
+use crate::backend::{self, Backend, Ticket, Waiter};
 use crate::race::Hb;
 use crate::scenario::Invariant;
 use crate::trace::{Row, Step, Trace};
@@ -170,7 +170,6 @@ type Ready = Box<dyn FnMut() -> Result<(), String> + Send>;
 
 struct ThreadInfo {
     name: String,
-    key: Option<ThreadKey>,
     status: Status,
     ready: Option<Ready>,
     waiter: Arc<Waiter>,
@@ -186,17 +185,33 @@ struct ThreadInfo {
     /// since. While one of them is enabled, a search does not choose this thread (CHESS's fair
     /// scheduling: a thread that yields waits for others).
     yield_to: std::collections::BTreeSet<usize>,
-    /// Controlled mode: the object of the step the thread waits at (see `Status::AtStep`), for a
-    /// controller that asks (see [`Controller::wants_pending`]).
+    /// The object the step the thread waits at is declared on (see `Status::AtStep` and
+    /// `Status::Blocked`): its readiness is looked at again only after steps that touch it (see
+    /// `World::look`), and a controller may ask for it (see [`Controller::wants_pending`]).
     pending: String,
+    /// The top-level objects of `pending` (the part of each name before a `/`), by id (see
+    /// `State::roots`).
+    pending_roots: Vec<u32>,
+    /// The last look (see `World::look`) that looked at this thread's readiness because a step
+    /// touched its objects.
+    looked: usize,
+    /// The last look and top-level object whose list of waiting threads (`State::waiting_on`)
+    /// kept this thread (a thread listed twice there is kept once).
+    listed: (usize, u32),
 }
 
 impl ThreadInfo {
-    fn new(name: &str, key: Option<ThreadKey>) -> ThreadInfo {
-        let waiter = Arc::new(Waiter::new());
+    /// Whether it waits at a step (for its turn, or for the step to become possible).
+    fn waits(&self) -> bool {
+        matches!(self.status, Status::AtStep(_) | Status::Blocked(_))
+    }
+}
+
+impl ThreadInfo {
+    fn new(name: &str, controlled: bool) -> ThreadInfo {
+        let waiter = Arc::new(Waiter::new(controlled));
         ThreadInfo {
             name: name.to_string(),
-            key,
             status: Status::Running,
             ready: None,
             waiter,
@@ -206,6 +221,9 @@ impl ThreadInfo {
             retired: false,
             yield_to: Default::default(),
             pending: String::new(),
+            pending_roots: Vec::new(),
+            looked: 0,
+            listed: (0, 0),
         }
     }
 }
@@ -245,6 +263,22 @@ struct State {
     /// Whether steps, notes and the end state go into the trace (off for a bare run, which only
     /// needs to know whether an invariant broke).
     record: bool,
+    /// Each backend thread's index in `threads`.
+    keys: backend::ThreadIndex,
+    /// The top-level objects (by id, see `roots`) of the steps made since waiting threads'
+    /// readiness was last looked at (see `World::look`).
+    touched: Vec<u32>,
+    /// An id for each top-level object name seen (`fs` for `fs/ino:7`), so that finding which
+    /// waiting steps a step touched compares numbers.
+    roots: std::collections::BTreeMap<String, u32>,
+    /// Per top-level object (by id): the threads that arrived at a step on it, so that a look
+    /// finds the steps a step may have enabled without going through every thread. Entries of
+    /// threads that have moved on since are dropped when the list is next gone through.
+    waiting_on: Vec<Vec<usize>>,
+    /// How many times waiting threads' readiness has been looked at (see `World::look`).
+    looks: usize,
+    /// How many threads have a non-empty `yield_to`.
+    yielders: usize,
 }
 
 /// What a thread must do after changing the world's state: wake these threads, or stop.
@@ -286,6 +320,11 @@ impl ExecOutcome {
     }
 }
 
+/// What to do about a step whose readiness changed with no step on its objects.
+const READS_ONLY_ITS_OBJECTS: &str = "a step's `ready` may read only the objects the step is declared on (`a+b` for \
+     several), and only steps may change them: declare every object it reads, and change shared state only in a \
+     step's `act`";
+
 /// The name of the violation a controller's schedule that the code did not follow records.
 pub const SCHEDULE_DOES_NOT_FIT: &str = "schedule does not fit";
 
@@ -303,6 +342,11 @@ pub struct Cancelled;
 /// Step counters a world makes (see `World::tickets`).
 const OBJECT_TICKETS: usize = 16;
 
+/// In a build without debug assertions, every this many looks at waiting threads' readiness look
+/// at every one of them, to catch a `ready` that reads what its step is not declared on (see
+/// `World::look`); with debug assertions, every look does.
+const VERIFY_EVERY: usize = 64;
+
 pub(crate) struct World {
     /// Set to end the execution quietly: the shuttle scheduler wrappers watch it and stop the
     /// execution at the next scheduling point (`None` under loom, which has no such stop).
@@ -317,8 +361,12 @@ pub(crate) struct World {
     /// order they are first used; past [`OBJECT_TICKETS`] objects, they share (which only costs
     /// reduction).
     tickets: Vec<Ticket>,
-    /// The object each counter of `tickets` was handed to.
-    ticket_names: Mutex<Vec<String>>,
+    /// The object each counter of `tickets` was handed to, and the counter's index.
+    ticket_names: Mutex<std::collections::BTreeMap<String, usize>>,
+    /// Controlled mode: the controller orders every step, so a step takes no scheduling point of
+    /// the backend (shuttle's scheduler, which keeps running the current task, would do nothing
+    /// at one but cost a pass over every task).
+    controlled: bool,
     /// Execution-local values of models (the execution's file system, its PID table), one per
     /// type, made on first use (see `Ctx::local`).
     locals: Mutex<Vec<(std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>)>>,
@@ -352,15 +400,17 @@ impl World {
             Mode::Free => None,
             Mode::Controlled(c) => Some(c),
         };
+        let main = backend::current_thread();
         World {
+            controlled: controller.is_some(),
             stop_signal,
             ticket: Ticket::new(),
             tickets: (0..OBJECT_TICKETS).map(|_| Ticket::new()).collect(),
-            ticket_names: Mutex::new(Vec::new()),
+            ticket_names: Mutex::new(std::collections::BTreeMap::new()),
             locals: Mutex::new(Vec::new()),
             in_step: AtomicUsize::new(0),
             state: Mutex::new(State {
-                threads: vec![ThreadInfo::new(main_name, Some(backend::current_thread()))],
+                threads: vec![ThreadInfo::new(main_name, controller.is_some())],
                 trace: Trace { threads: vec![main_name.to_string()], ..Trace::default() },
                 violations: Vec::new(),
                 always: Vec::new(),
@@ -378,6 +428,16 @@ impl World {
                 racy: Vec::new(),
                 names: std::collections::BTreeMap::new(),
                 record: true,
+                keys: {
+                    let mut keys = backend::ThreadIndex::default();
+                    keys.insert(main, 0);
+                    keys
+                },
+                touched: Vec::new(),
+                roots: std::collections::BTreeMap::new(),
+                waiting_on: Vec::new(),
+                looks: 0,
+                yielders: 0,
             }),
         }
     }
@@ -390,10 +450,7 @@ impl World {
 
     fn me(st: &State) -> usize {
         let key = backend::current_thread();
-        st.threads
-            .iter()
-            .position(|t| t.key == Some(key))
-            .expect("model operations are only made by threads spawned through Ctx::spawn")
+        st.keys.get(key).expect("model operations are only made by threads spawned through Ctx::spawn")
     }
 
     /// Registers a new logical thread (before the backend thread exists, so a controlled decision
@@ -401,7 +458,7 @@ impl World {
     pub(crate) fn register(&self, name: &str) -> usize {
         let mut st = self.st();
         let parent = Self::me(&st);
-        let mut info = ThreadInfo::new(name, None);
+        let mut info = ThreadInfo::new(name, self.controlled);
         info.parent = Some(parent);
         st.threads.push(info);
         st.trace.threads.push(name.to_string());
@@ -437,7 +494,7 @@ impl World {
     /// Called first by a spawned thread: binds its backend identity to its index.
     pub(crate) fn attach(&self, idx: usize) {
         let key = backend::current_thread();
-        self.st().threads[idx].key = Some(key);
+        self.st().keys.insert(key, idx);
     }
 
     /// Wakes `after.wake` and stops if asked to. Called with the state unlocked.
@@ -591,13 +648,21 @@ impl World {
             // others on the object. Checking readiness first and waiting without a point is fewer
             // executions, and loom then misses orders (tried: ref-watcher/watcher-first reached 69
             // of its 73 classes).
-            let mut tickets = parts(current());
-            let (&first, rest) = tickets.split_first().expect("a step touches at least one object");
-            self.tickets[first].tick();
+            //
+            // In controlled mode the controller orders the steps and the backend's scheduler
+            // keeps running the current thread: the step takes no point (nor its footprint, which
+            // only says which points to take).
+            let mut tickets = if self.controlled { Vec::new() } else { parts(current()) };
+            let (first, rest) = match tickets.split_first() {
+                Some((&first, rest)) => (Some(first), rest.to_vec()),
+                None => (None, Vec::new()),
+            };
+            if let Some(first) = first {
+                self.tickets[first].tick();
+            }
             // Under loom the other points are critical (see `backend::critical`): once the first
             // is passed, no other thread runs until this step is performed or waits, and they only
             // tell loom which steps this one depends on. Under shuttle each is a scheduling point.
-            let rest = rest.to_vec();
             backend::critical(|| {
                 for &t in &rest {
                     self.tickets[t].tick();
@@ -605,7 +670,7 @@ impl World {
                 // What the step touches may have changed at a scheduling point (another thread ran
                 // there): if it now touches a part it did not take its point on, take that too.
                 // (Computed before the state lock is taken: the footprint may ask the world things.)
-                loop {
+                while first.is_some() {
                     let new: Vec<usize> = parts(current()).into_iter().filter(|t| !tickets.contains(t)).collect();
                     if new.is_empty() {
                         break;
@@ -640,18 +705,18 @@ impl World {
                 ready()
             };
             if st.controller.is_some() {
-                if st.turn == Some(me) && readiness.is_err() {
-                    // Chosen while enabled, and nothing has changed since: cannot happen. Choose again
-                    // rather than perform a step that cannot proceed.
-                    st.turn = None;
+                if st.turn == Some(me) {
+                    if let Err(reason) = readiness {
+                        // Chosen while enabled, and no step touched its object since: its `ready`
+                        // reads something else.
+                        let detail = Self::changed(&st, me, "stopped being possible", &reason);
+                        drop(st);
+                        self.misuse(detail, READS_ONLY_ITS_OBJECTS);
+                    }
                 }
                 st.threads[me].status = Status::AtStep(readiness);
                 st.threads[me].ready = Some(ready);
-                if st.controller.as_ref().is_some_and(|c| c.wants_pending()) {
-                    let pending = &mut st.threads[me].pending;
-                    pending.clear();
-                    pending.push_str(object);
-                }
+                Self::set_pending(&mut st, me, object);
                 let after = self.settle(&mut st);
                 if st.turn == Some(me) {
                     st.threads[me].ready = None;
@@ -673,22 +738,62 @@ impl World {
                     drop(st);
                     return self.perform(me, object, act);
                 }
-                Err(reason) => ready = self.block(st, me, ready, reason),
+                Err(reason) => ready = self.block(st, me, object, ready, reason),
             }
         }
     }
 
     /// Thread `me`'s step cannot proceed (`reason`): waits, with its readiness left with the world,
     /// which looks at it again after every step, until a step makes it ready; gives it back.
-    fn block(&self, mut st: MutexGuard<'_, State>, me: usize, ready: Ready, reason: String) -> Ready {
+    fn block(&self, mut st: MutexGuard<'_, State>, me: usize, object: &str, ready: Ready, reason: String) -> Ready {
         st.threads[me].status = Status::Blocked(reason);
         st.threads[me].ready = Some(ready);
+        Self::set_pending(&mut st, me, object);
         let after = self.settle(&mut st);
         let cond = Arc::clone(&st.threads[me].waiter);
         drop(st);
         self.follow(after);
         self.wait(&cond, |st| !matches!(st.threads[me].status, Status::Blocked(_)));
         self.st().threads[me].ready.take().unwrap_or(ready_placeholder())
+    }
+
+    /// Scenario code changed the state of `object` between steps (code that holds it alone, as an
+    /// event-loop task's synchronous code holds the loop): the steps waiting on it are looked at
+    /// again before the next decision, as after a step on it.
+    pub(crate) fn touch(&self, object: &str) {
+        let mut st = self.st();
+        let State { touched, roots, waiting_on, .. } = &mut *st;
+        Self::roots_of(roots, object, touched);
+        waiting_on.resize_with(roots.len(), Vec::new);
+    }
+
+    /// Records that thread `me` waits at a step declared on `object`.
+    fn set_pending(st: &mut State, me: usize, object: &str) {
+        let State { threads, roots, waiting_on, .. } = st;
+        let t = &mut threads[me];
+        t.pending.clear();
+        t.pending.push_str(object);
+        t.pending_roots.clear();
+        Self::roots_of(roots, object, &mut t.pending_roots);
+        waiting_on.resize_with(roots.len(), Vec::new);
+        for &r in &t.pending_roots {
+            waiting_on[r as usize].push(me);
+        }
+    }
+
+    /// Appends the ids of `object`'s top-level objects to `out`, giving new names new ids.
+    fn roots_of(roots: &mut std::collections::BTreeMap<String, u32>, object: &str, out: &mut Vec<u32>) {
+        for part in object.split('+') {
+            let root = part.split('/').next().unwrap_or(part);
+            let next = roots.len() as u32;
+            let id = match roots.get(root) {
+                Some(&id) => id,
+                None => *roots.entry(root.to_string()).or_insert(next),
+            };
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
     }
 
     /// Steps made so far in this execution.
@@ -703,12 +808,10 @@ impl World {
         let mut out: Vec<usize> = object
             .split('+')
             .map(|n| {
-                let i = match names.iter().position(|k| k == n) {
-                    Some(i) => i,
-                    None => {
-                        names.push(n.to_string());
-                        names.len() - 1
-                    }
+                let next = names.len();
+                let i = match names.get(n) {
+                    Some(&i) => i,
+                    None => *names.entry(n.to_string()).or_insert(next),
                 };
                 i % OBJECT_TICKETS
             })
@@ -748,8 +851,13 @@ impl World {
         if let Some(c) = st.controller.as_mut() {
             c.stepped(me, &step.object);
         }
-        for t in st.threads.iter_mut() {
-            t.yield_to.remove(&me);
+        if st.yielders > 0 {
+            let mut yielders = 0;
+            for t in st.threads.iter_mut() {
+                t.yield_to.remove(&me);
+                yielders += usize::from(!t.yield_to.is_empty());
+            }
+            st.yielders = yielders;
         }
         let index = st.steps;
         let State { hb, threads, .. } = &mut *st;
@@ -761,6 +869,10 @@ impl World {
             if !st.racy.contains(&race.var.as_str()) && !st.violations.iter().any(|v| v.name == name) {
                 found.push(Violation { kind: ViolationKind::DataRace, name, detail: race.detail, at_step: index });
             }
+        }
+        {
+            let State { touched, roots, .. } = &mut *st;
+            Self::roots_of(roots, &step.object, touched);
         }
         if st.record {
             st.trace.rows.push(Row::Step(step));
@@ -799,25 +911,11 @@ impl World {
             st.stopped = Some(v);
             after.stop = true;
         }
-        // The state changed: look at every waiting thread's step again.
-        for t in st.threads.iter_mut() {
-            match &t.status {
-                Status::Blocked(_) => {
-                    let now = t.ready.as_mut().map_or(Ok(()), |r| r());
-                    match now {
-                        Ok(()) => {
-                            t.status = Status::Woken;
-                            after.wake.push(Arc::clone(&t.waiter));
-                        }
-                        Err(reason) => t.status = Status::Blocked(reason),
-                    }
-                }
-                Status::AtStep(_) => {
-                    let now = t.ready.as_mut().map_or(Ok(()), |r| r());
-                    t.status = Status::AtStep(now);
-                }
-                _ => {}
-            }
+        // The state of the step's objects changed: the steps waiting on them may proceed now. In
+        // free mode the backend's scheduler may run any thread next, so they are woken now; in
+        // controlled mode nothing moves before the next decision, which looks first.
+        if !self.controlled && !after.stop {
+            self.look(&mut st, false, &mut after);
         }
         drop(st);
         drop(_in);
@@ -838,29 +936,29 @@ impl World {
         if running || st.turn.is_some() {
             return after;
         }
-        // Readiness can change without a step: scenario code between steps (a task's synchronous
-        // code, say) writes state that a waiting step reads. Look again before deciding anything,
-        // or the decision (and the deadlock verdict) would rest on a stale answer.
-        let _in = InStep::enter(&self.in_step);
-        for t in st.threads.iter_mut() {
-            let Some(ready) = t.ready.as_mut() else { continue };
-            match t.status {
-                Status::AtStep(_) => t.status = Status::AtStep(ready()),
-                Status::Blocked(_) => match ready() {
-                    Ok(()) => {
-                        t.status = Status::Woken;
-                        after.wake.push(Arc::clone(&t.waiter));
-                    }
-                    Err(reason) => t.status = Status::Blocked(reason),
-                },
-                _ => {}
-            }
-        }
-        if !after.wake.is_empty() {
+        // Before deciding: the steps made since the last look may have enabled or disabled waiting
+        // steps. In free mode every step looked already, so this looks at every waiting step, to
+        // catch a `ready` that reads what its step is not declared on (see `World::look`).
+        self.look(st, !self.controlled, &mut after);
+        if after.stop || !after.wake.is_empty() {
             return after;
         }
-        let enabled: Vec<usize> =
+        let mut enabled: Vec<usize> =
             st.threads.iter().enumerate().filter(|(_, t)| t.status == Status::AtStep(Ok(()))).map(|(i, _)| i).collect();
+        if enabled.is_empty() && self.controlled {
+            // About to call a deadlock: make sure no waiting step's readiness is stale.
+            self.look(st, true, &mut after);
+            if after.stop {
+                return after;
+            }
+            enabled = st
+                .threads
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.status == Status::AtStep(Ok(())))
+                .map(|(i, _)| i)
+                .collect();
+        }
         if enabled.is_empty() {
             if st.threads.iter().all(|t| t.status == Status::Finished) {
                 return after;
@@ -891,8 +989,15 @@ impl World {
             return after;
         }
         let prev = st.prev;
-        let held_back: Vec<usize> =
-            enabled.iter().copied().filter(|&t| st.threads[t].yield_to.iter().any(|u| enabled.contains(u))).collect();
+        let held_back: Vec<usize> = if st.yielders == 0 {
+            Vec::new()
+        } else {
+            let mut is_enabled = vec![false; st.threads.len()];
+            for &t in &enabled {
+                is_enabled[t] = true;
+            }
+            enabled.iter().copied().filter(|&t| st.threads[t].yield_to.iter().any(|&u| is_enabled[u])).collect()
+        };
         let State { controller, threads, .. } = &mut *st;
         let Some(controller) = controller.as_mut() else { return after };
         let choice = if controller.wants_pending() {
@@ -917,6 +1022,113 @@ impl World {
             }
         }
         after
+    }
+
+    /// Looks again at the readiness of the steps that threads wait at, once steps have been made
+    /// (their objects are in `touched`): a step's `ready` may depend only on the objects its step
+    /// is declared on, which only steps change (see [`crate::Ctx::step`]), so only the waiting
+    /// steps on a top-level object that a step since the last look touched are looked at, and the cost of a step does not
+    /// grow with the number of threads that wait. With `all` (and in every look of a build with
+    /// debug assertions, and every [`VERIFY_EVERY`]th otherwise) every waiting step is looked at,
+    /// and one whose readiness changed with no step on its objects stops the execution with a
+    /// misuse of the step contract: the search would otherwise rest on a stale answer.
+    ///
+    /// A blocked thread (free mode) that can proceed now is woken (`after.wake`).
+    fn look(&self, st: &mut State, all: bool, after: &mut After) {
+        let mut touched = std::mem::take(&mut st.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        st.looks += 1;
+        let look = st.looks;
+        let verify = all || cfg!(debug_assertions) || look.is_multiple_of(VERIFY_EVERY);
+        let _in = InStep::enter(&self.in_step);
+        // The waiting threads a step touched: those listed on a touched top-level object that
+        // still wait at a step on it. Two objects overlap only if their top-level objects are the
+        // same: a step on another part of the same object is looked at too, which costs a call
+        // and is never wrong.
+        let State { threads, waiting_on, .. } = &mut *st;
+        let mut affected = Vec::new();
+        for &r in &touched {
+            let Some(list) = waiting_on.get_mut(r as usize) else { continue };
+            list.retain(|&i| {
+                let t = &mut threads[i];
+                if t.listed == (look, r) || !t.waits() || !t.pending_roots.contains(&r) {
+                    return false;
+                }
+                t.listed = (look, r);
+                if t.looked != look {
+                    t.looked = look;
+                    affected.push(i);
+                }
+                true
+            });
+        }
+        // In thread order, as every look goes, so that wake-ups come in the same order.
+        affected.sort_unstable();
+        let order = if verify { (0..threads.len()).collect() } else { affected };
+        let mut stale = None;
+        for i in order {
+            let t = &mut threads[i];
+            if !t.waits() {
+                continue;
+            }
+            let Some(ready) = t.ready.as_mut() else { continue };
+            let affected = t.looked == look;
+            let now = ready();
+            let was = matches!(t.status, Status::AtStep(Ok(())));
+            if !affected && stale.is_none() && now.is_ok() != was {
+                stale = Some((i, now.clone()));
+            }
+            match (&t.status, now) {
+                (Status::AtStep(_), now) => t.status = Status::AtStep(now),
+                (_, Ok(())) => {
+                    t.status = Status::Woken;
+                    after.wake.push(Arc::clone(&t.waiter));
+                }
+                (_, Err(reason)) => t.status = Status::Blocked(reason),
+            }
+        }
+        if let Some((i, now)) = stale {
+            let (how, reason) = match &now {
+                Ok(()) => ("became possible", String::new()),
+                Err(r) => ("stopped being possible", r.clone()),
+            };
+            let detail = Self::changed(st, i, how, &reason);
+            self.contract_broken(st, detail, READS_ONLY_ITS_OBJECTS);
+            after.stop = true;
+        }
+    }
+
+    /// What to say of thread `i`, whose step's readiness changed (`how`: "became possible", or
+    /// "stopped being possible" because of `reason`) although no step touched its objects.
+    fn changed(st: &State, i: usize, how: &str, reason: &str) -> String {
+        let t = &st.threads[i];
+        let why = if reason.is_empty() { String::new() } else { format!(" (it waits on {reason})") };
+        let where_ = match &st.last_step {
+            Some((l, call)) => format!("after step {} ({}: {call})", st.steps, st.threads[*l].name),
+            None => "before the first step".to_string(),
+        };
+        format!(
+            "{}'s step on {} {how}{why} {where_}, and no step on {} was made since it was last looked at",
+            t.name, t.pending, t.pending
+        )
+    }
+
+    /// Records a misuse of the step contract with the state locked, and stops the execution (the
+    /// caller then halts, as after a deadlock).
+    fn contract_broken(&self, st: &mut State, detail: String, fix: &str) {
+        if st.stopped.is_some() {
+            return;
+        }
+        let v = Violation {
+            kind: ViolationKind::Misuse,
+            name: "step contract broken".into(),
+            detail: format!("{detail} ({fix})"),
+            at_step: st.steps,
+        };
+        st.trace.rows.push(Row::Violated { invariant: v.name.clone(), detail: v.detail.clone() });
+        st.violations.push(v.clone());
+        st.stopped = Some(v);
     }
 
     fn stop_schedule(&self, st: &mut State, detail: String) {
@@ -970,17 +1182,7 @@ impl World {
     /// Stops the execution with a misuse of the step contract (`detail`, and `fix`, what to do).
     pub(crate) fn misuse(&self, detail: String, fix: &str) -> ! {
         let mut st = self.st();
-        if st.stopped.is_none() {
-            let v = Violation {
-                kind: ViolationKind::Misuse,
-                name: "step contract broken".into(),
-                detail: format!("{detail} ({fix})"),
-                at_step: st.steps,
-            };
-            st.trace.rows.push(Row::Violated { invariant: v.name.clone(), detail: v.detail.clone() });
-            st.violations.push(v.clone());
-            st.stopped = Some(v);
-        }
+        self.contract_broken(&mut st, detail, fix);
         drop(st);
         self.halt()
     }
@@ -1020,6 +1222,14 @@ impl World {
     pub(crate) fn yielded(&self) {
         let mut st = self.st();
         let me = Self::me(&st);
+        // Which waiting steps are enabled now (in controlled mode the world looks at them only
+        // before a decision).
+        let mut after = After::default();
+        self.look(&mut st, false, &mut after);
+        if after.stop {
+            drop(st);
+            self.halt();
+        }
         let others: std::collections::BTreeSet<usize> = st
             .threads
             .iter()
@@ -1027,6 +1237,8 @@ impl World {
             .filter(|(i, t)| *i != me && matches!(t.status, Status::Running | Status::Woken | Status::AtStep(Ok(()))))
             .map(|(i, _)| i)
             .collect();
+        st.yielders += usize::from(st.threads[me].yield_to.is_empty() && !others.is_empty());
+        st.yielders -= usize::from(!st.threads[me].yield_to.is_empty() && others.is_empty());
         st.threads[me].yield_to = others;
     }
 

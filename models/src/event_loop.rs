@@ -200,7 +200,10 @@ impl<S: Send + 'static> Task<S> {
     /// Synchronous code: runs `f` on the shared state. Not a step: the task holds the loop, so no
     /// other task can run until its next `await` or its return.
     pub fn with<R>(&self, f: impl FnOnce(&mut S) -> R) -> R {
-        f(&mut plain(&self.lp.shared))
+        let r = f(&mut plain(&self.lp.shared));
+        // An event's trigger reads the shared state (see `spawn_when`): its step is looked at again.
+        self.lp.ctx.touch("event loop");
+        r
     }
 
     /// `await what`: gives up the loop until `what` resolves and the task's turn comes again.

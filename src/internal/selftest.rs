@@ -6,7 +6,7 @@
 //! `interleave::thread` and `interleave::sync`, shaped like `std`'s.
 
 use interleave::sync::{Arc, Mutex};
-use interleave::{thread, Ctx, Expect, Invariant, Scenario, Source, Trace, Variant, Witness};
+use interleave::{thread, Ctx, Expect, Invariant, Scenario, Source, Step, Trace, Variant, Witness};
 
 /// Both increments land.
 pub static BOTH_COUNTED: Invariant = Invariant { name: "both increments counted" };
@@ -131,6 +131,57 @@ fn read_outside_step(ctx: &Ctx) {
     let seen = m.inspect(|v| *v); // the misuse: t1 may be anywhere
     ctx.note(format!("saw {seen}"));
     t.join().unwrap();
+}
+
+/// t1's step on `gate` waits until a flag is set, but the flag is not `gate`'s: t2 sets it in a
+/// step on `other`. The step is declared on what it does not read (a misuse).
+fn ready_reads_undeclared(ctx: &Ctx) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    let (seen, set) = (std::sync::Arc::clone(&flag), std::sync::Arc::clone(&flag));
+    let c1 = ctx.clone();
+    let t1 = ctx.spawn("t1", move || {
+        c1.step(
+            "gate",
+            move || if seen.load(Ordering::SeqCst) { Ok(()) } else { Err("the flag".into()) },
+            || ((), Step::new("pass(gate)", "ok")),
+        )
+    });
+    let c2 = ctx.clone();
+    let t2 = ctx.spawn("t2", move || {
+        c2.step("other", || Ok(()), move || (set.store(true, Ordering::SeqCst), Step::new("set(flag)", "ok")))
+    });
+    t1.join().unwrap();
+    t2.join().unwrap();
+}
+
+/// As `ready_reads_undeclared`, but t2 sets the flag between steps and says so
+/// (`Ctx::touch("gate")`), as code that holds the gate alone may: no misuse, and t1 passes.
+fn touched_between_steps(ctx: &Ctx) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    let (seen, set) = (std::sync::Arc::clone(&flag), std::sync::Arc::clone(&flag));
+    let c1 = ctx.clone();
+    let t1 = ctx.spawn("t1", move || {
+        c1.step(
+            "gate",
+            move || if seen.load(Ordering::SeqCst) { Ok(()) } else { Err("the flag".into()) },
+            || ((), Step::new("pass(gate)", "ok")),
+        )
+    });
+    let c2 = ctx.clone();
+    let t2 = ctx.spawn("t2", move || {
+        c2.step("other", || Ok(()), || ((), Step::new("work()", "ok")));
+        set.store(true, Ordering::SeqCst);
+        c2.touch("gate");
+        c2.step("other", || Ok(()), || ((), Step::new("work()", "ok")));
+    });
+    t1.join().unwrap();
+    t2.join().unwrap();
+}
+
+fn t1_passed(t: &Trace) -> bool {
+    t.find_step("t1", "pass(gate)").is_some()
 }
 
 /// Two threads share a plain `std` mutex, outside every model: a lost update the harness cannot
@@ -278,6 +329,21 @@ pub static SELFTEST: Scenario = Scenario {
             summary: "the body reads a mutex's state while a thread it spawned runs (a misuse)",
             body: &read_outside_step,
             witnesses: WITNESS,
+            ..Variant::DEFAULTS
+        },
+        Variant {
+            name: "ready-reads-undeclared",
+            expect: Expect::Holds,
+            summary: "a step's readiness reads a flag that a step on another object sets (a misuse)",
+            body: &ready_reads_undeclared,
+            ..Variant::DEFAULTS
+        },
+        Variant {
+            name: "touched-between-steps",
+            expect: Expect::Holds,
+            summary: "as ready-reads-undeclared, with the flag set between steps by code that says so",
+            body: &touched_between_steps,
+            witnesses: &[Witness { name: "t1 passed the gate", reached: t1_passed }],
             ..Variant::DEFAULTS
         },
         Variant {
