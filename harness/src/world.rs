@@ -151,10 +151,11 @@ enum Status {
     Running,
     /// Released from a wait; will try its step again when it next runs.
     Woken,
-    /// Free mode: waiting for its step to become possible (re-examined after every step).
+    /// Free mode: waiting for its step to become possible (re-examined after every step on its
+    /// objects, see `World::look`).
     Blocked(String),
     /// Controlled mode: arrived at a step and waiting for its turn; `Err` says why the step cannot
-    /// proceed now (re-examined after every step).
+    /// proceed now (re-examined before every decision, if a step touched its objects).
     AtStep(Result<(), String>),
     /// Waiting for another thread to finish.
     Joining(usize),
@@ -724,8 +725,8 @@ impl World {
                     self.follow(after);
                     return self.perform(me, object, act);
                 }
-                // Not my turn: my readiness stays with the world, which re-examines it after every
-                // step, until a decision chooses me.
+                // Not my turn: my readiness stays with the world, which re-examines it after steps
+                // on its objects, until a decision chooses me.
                 let cond = Arc::clone(&st.threads[me].waiter);
                 drop(st);
                 self.follow(after);
@@ -744,7 +745,8 @@ impl World {
     }
 
     /// Thread `me`'s step cannot proceed (`reason`): waits, with its readiness left with the world,
-    /// which looks at it again after every step, until a step makes it ready; gives it back.
+    /// which looks at it again after every step on its objects, until a step makes it ready;
+    /// gives it back.
     fn block(&self, mut st: MutexGuard<'_, State>, me: usize, object: &str, ready: Ready, reason: String) -> Ready {
         st.threads[me].status = Status::Blocked(reason);
         st.threads[me].ready = Some(ready);
@@ -821,8 +823,8 @@ impl World {
         out
     }
 
-    /// Performs and records the step of thread `me`, whose turn it is, then re-examines every
-    /// waiting thread and wakes those the step enabled.
+    /// Performs and records the step of thread `me`, whose turn it is, then (in free mode)
+    /// re-examines the waiting threads the step touched and wakes those it enabled.
     fn perform<R>(&self, me: usize, object: &str, act: impl FnOnce() -> (R, Step)) -> R {
         let mut st = self.st();
         st.turn = None;
