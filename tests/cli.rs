@@ -223,10 +223,15 @@ fn bench_json_has_the_documented_shape_and_measures_against_bare_shuttle() {
     assert_eq!(row("default")["found"], 1.0);
     let t = v["throughput"].as_array().expect("throughput");
     assert_eq!(t.len(), 1);
-    for k in ["scenario", "variant", "executions_per_sec", "overhead_vs_bare_shuttle"] {
+    for k in
+        ["scenario", "variant", "executions_per_sec", "overhead_vs_bare_shuttle", "us_per_step", "surw_us_per_step"]
+    {
         assert!(t[0].get(k).is_some(), "throughput row lacks {k}");
     }
-    assert!(t[0]["overhead_vs_bare_shuttle"].as_f64().is_some_and(|x| x > 0.0));
+    for k in ["overhead_vs_bare_shuttle", "us_per_step", "surw_us_per_step", "surw_executions_per_sec"] {
+        assert!(t[0][k].as_f64().is_some_and(|x| x > 0.0), "{k}: {}", t[0][k]);
+    }
+    assert!(t[0]["steps_per_execution"].as_u64().is_some_and(|x| x > 0));
     let e = v["exhaustive"].as_array().expect("exhaustive");
     let dfs = e.iter().find(|r| r["backend"] == "dfs").expect("a dfs row");
     for k in ["scenario", "variant", "backend", "executions", "distinct_interleavings", "ms"] {

@@ -350,10 +350,17 @@ fn holds_tables(
     let mut throughput = Vec::new();
     let mut exhaustive = Vec::new();
     for &(s, v) in holds {
-        let threads = harness::check::replay_lenient(v, Vec::new()).trace.threads.len().saturating_sub(1);
+        let one = harness::check::replay_lenient(v, Vec::new()).trace;
+        let threads = one.threads.len().saturating_sub(1);
+        // The steps of one execution (the one that always runs the first thread that can): the
+        // per-step figures below divide by it, which is exact where every execution makes as many
+        // steps (the family) and an estimate elsewhere.
+        let steps = one.step_count().max(1);
         let n = b.budget.clamp(1, 5_000);
-        // Alternate harness and bare runs, three of each, and keep the median rate of each.
-        let (mut ours, mut bare) = (Vec::new(), Vec::new());
+        // Alternate harness, bare and step-level runs, three of each, and keep the median rate of
+        // each. The step-level sampler (`surw`) runs in the harness's controlled mode, where the
+        // world decides every step: its cost per step is the harness's own.
+        let (mut ours, mut bare, mut stepped) = (Vec::new(), Vec::new(), Vec::new());
         let mut distinct = 0;
         for rep in 0..3u64 {
             let opts = CheckOptions {
@@ -370,8 +377,14 @@ fn holds_tables(
             let t = Instant::now();
             let r = harness::check::bare(v, Strategy::Random, rep + 1, n).map_err(|e| e.to_string())?;
             bare.push(r.executions as f64 / t.elapsed().as_secs_f64().max(1e-9));
+            let t = Instant::now();
+            let r =
+                check_variant(s, v, &CheckOptions { strategy: Strategy::Surw, ..opts }).map_err(|e| e.to_string())?;
+            stepped.push(r.executions as f64 / t.elapsed().as_secs_f64().max(1e-9));
         }
         let (ours, bare) = (median_f(ours).unwrap_or(0.0), median_f(bare).unwrap_or(0.0));
+        let stepped = median_f(stepped).unwrap_or(0.0);
+        let us_per_step = |rate: f64| if rate > 0.0 { 1e6 / (rate * steps as f64) } else { 0.0 };
         throughput.push(json!({
             "scenario": s.name,
             "variant": v.name,
@@ -379,6 +392,10 @@ fn holds_tables(
             "executions_per_sec": ours,
             "bare_executions_per_sec": bare,
             "overhead_vs_bare_shuttle": if ours > 0.0 { bare / ours } else { 0.0 },
+            "steps_per_execution": steps,
+            "us_per_step": us_per_step(ours),
+            "surw_executions_per_sec": stepped,
+            "surw_us_per_step": us_per_step(stepped),
         }));
         if !b.exhaustive {
             continue;
@@ -488,25 +505,32 @@ fn print_tables(b: &Bench, out: &Value) {
             opt_u(&r["bugs_missed"])
         );
     }
-    outln!("\nthroughput (random scheduler; harness against bare shuttle on the same body)");
     outln!(
-        "{:<52} {:>7} {:>12} {:>12} {:>9} {:>9}",
+        "\nthroughput (random scheduler; harness against bare shuttle on the same body; µs per step of it and of the \
+         step-level surw, whose every step the harness decides)"
+    );
+    outln!(
+        "{:<52} {:>7} {:>12} {:>12} {:>9} {:>9} {:>8} {:>10}",
         "variant",
         "threads",
         "harness/s",
         "bare/s",
         "overhead",
-        "coverage"
+        "coverage",
+        "µs/step",
+        "surw µs/step"
     );
     for r in rows("throughput") {
         outln!(
-            "{:<52} {:>7} {:>12.0} {:>12.0} {:>8.2}x {:>9}",
+            "{:<52} {:>7} {:>12.0} {:>12.0} {:>8.2}x {:>9} {:>8.1} {:>12.1}",
             vname(&r),
             opt_u(&r["threads"]),
             r["executions_per_sec"].as_f64().unwrap_or(0.0),
             r["bare_executions_per_sec"].as_f64().unwrap_or(0.0),
             r["overhead_vs_bare_shuttle"].as_f64().unwrap_or(0.0),
             r["random_coverage"].as_f64().map_or("-".into(), |x| format!("{:.0}%", x * 100.0)),
+            r["us_per_step"].as_f64().unwrap_or(0.0),
+            r["surw_us_per_step"].as_f64().unwrap_or(0.0),
         );
     }
     outln!("\nexhaustive (holds variants)");
