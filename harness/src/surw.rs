@@ -105,11 +105,7 @@ impl Surw {
         // The candidates: the fair threads not blocked, in order. A rejected pick is taken out of
         // the list in place, which keeps the order: the same list, and so the same random draws,
         // as building it again would give.
-        let mut cands: Vec<usize> = if self.blocked.is_empty() {
-            fair.clone()
-        } else {
-            fair.iter().copied().filter(|&i| !self.blocked.contains(&enabled[i])).collect()
-        };
+        let mut cands: Vec<usize> = fair.iter().copied().filter(|&i| !self.blocked.contains(&enabled[i])).collect();
         loop {
             if cands.is_empty() {
                 self.blocked.clear();

@@ -192,13 +192,13 @@ struct ThreadInfo {
     pending: String,
     /// The top-level objects of `pending` (the part of each name before a `/`), by id (see
     /// `State::roots`).
-    pending_roots: Vec<u32>,
+    pending_roots: Vec<usize>,
     /// The last look (see `World::look`) that looked at this thread's readiness because a step
     /// touched its objects.
     looked: usize,
     /// The last look and top-level object whose list of waiting threads (`State::waiting_on`)
     /// kept this thread (a thread listed twice there is kept once).
-    listed: (usize, u32),
+    listed: (usize, usize),
 }
 
 impl ThreadInfo {
@@ -268,10 +268,10 @@ struct State {
     keys: backend::ThreadIndex,
     /// The top-level objects (by id, see `roots`) of the steps made since waiting threads'
     /// readiness was last looked at (see `World::look`).
-    touched: Vec<u32>,
+    touched: Vec<usize>,
     /// An id for each top-level object name seen (`fs` for `fs/ino:7`), so that finding which
     /// waiting steps a step touched compares numbers.
-    roots: std::collections::BTreeMap<String, u32>,
+    roots: std::collections::BTreeMap<String, usize>,
     /// Per top-level object (by id): the threads that arrived at a step on it, so that a look
     /// finds the steps a step may have enabled without going through every thread. Entries of
     /// threads that have moved on since are dropped when the list is next gone through.
@@ -779,19 +779,14 @@ impl World {
         Self::roots_of(roots, object, &mut t.pending_roots);
         waiting_on.resize_with(roots.len(), Vec::new);
         for &r in &t.pending_roots {
-            waiting_on[r as usize].push(me);
+            waiting_on[r].push(me);
         }
     }
 
     /// Appends the ids of `object`'s top-level objects to `out`, giving new names new ids.
-    fn roots_of(roots: &mut std::collections::BTreeMap<String, u32>, object: &str, out: &mut Vec<u32>) {
+    fn roots_of(roots: &mut std::collections::BTreeMap<String, usize>, object: &str, out: &mut Vec<usize>) {
         for part in object.split('+') {
-            let root = part.split('/').next().unwrap_or(part);
-            let next = roots.len() as u32;
-            let id = match roots.get(root) {
-                Some(&id) => id,
-                None => *roots.entry(root.to_string()).or_insert(next),
-            };
+            let id = intern(roots, part.split('/').next().unwrap_or(part));
             if !out.contains(&id) {
                 out.push(id);
             }
@@ -807,17 +802,7 @@ impl World {
     /// that every step takes them alike.
     fn tickets_of(&self, object: &str) -> Vec<usize> {
         let mut names = self.ticket_names.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<usize> = object
-            .split('+')
-            .map(|n| {
-                let next = names.len();
-                let i = match names.get(n) {
-                    Some(&i) => i,
-                    None => *names.entry(n.to_string()).or_insert(next),
-                };
-                i % OBJECT_TICKETS
-            })
-            .collect();
+        let mut out: Vec<usize> = object.split('+').map(|n| intern(&mut names, n) % OBJECT_TICKETS).collect();
         out.sort_unstable();
         out.dedup();
         out
@@ -945,21 +930,17 @@ impl World {
         if after.stop || !after.wake.is_empty() {
             return after;
         }
-        let mut enabled: Vec<usize> =
-            st.threads.iter().enumerate().filter(|(_, t)| t.status == Status::AtStep(Ok(()))).map(|(i, _)| i).collect();
+        let enabled_now = |st: &State| -> Vec<usize> {
+            st.threads.iter().enumerate().filter(|(_, t)| t.status == Status::AtStep(Ok(()))).map(|(i, _)| i).collect()
+        };
+        let mut enabled = enabled_now(st);
         if enabled.is_empty() && self.controlled {
             // About to call a deadlock: make sure no waiting step's readiness is stale.
             self.look(st, true, &mut after);
             if after.stop {
                 return after;
             }
-            enabled = st
-                .threads
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| t.status == Status::AtStep(Ok(())))
-                .map(|(i, _)| i)
-                .collect();
+            enabled = enabled_now(st);
         }
         if enabled.is_empty() {
             if st.threads.iter().all(|t| t.status == Status::Finished) {
@@ -1029,8 +1010,8 @@ impl World {
     /// Looks again at the readiness of the steps that threads wait at, once steps have been made
     /// (their objects are in `touched`): a step's `ready` may depend only on the objects its step
     /// is declared on, which only steps change (see [`crate::Ctx::step`]), so only the waiting
-    /// steps on a top-level object that a step since the last look touched are looked at, and the cost of a step does not
-    /// grow with the number of threads that wait. With `all` (and in every look of a build with
+    /// steps on a top-level object that a step since the last look touched are looked at, and the
+    /// cost of a step does not grow with the number of threads that wait. With `all` (and in every look of a build with
     /// debug assertions, and every [`VERIFY_EVERY`]th otherwise) every waiting step is looked at,
     /// and one whose readiness changed with no step on its objects stops the execution with a
     /// misuse of the step contract: the search would otherwise rest on a stale answer.
@@ -1051,7 +1032,7 @@ impl World {
         let State { threads, waiting_on, .. } = &mut *st;
         let mut affected = Vec::new();
         for &r in &touched {
-            let Some(list) = waiting_on.get_mut(r as usize) else { continue };
+            let Some(list) = waiting_on.get_mut(r) else { continue };
             list.retain(|&i| {
                 let t = &mut threads[i];
                 if t.listed == (look, r) || !t.waits() || !t.pending_roots.contains(&r) {
@@ -1434,6 +1415,18 @@ impl World {
 
 /// What a woken thread's readiness is when its own was dropped (it was cancelled while waiting):
 /// never consulted, since the thread ends at the top of its next attempt.
+/// `name`'s number in `names`: the next free one for a name not seen before.
+fn intern(names: &mut std::collections::BTreeMap<String, usize>, name: &str) -> usize {
+    match names.get(name) {
+        Some(&i) => i,
+        None => {
+            let next = names.len();
+            names.insert(name.to_string(), next);
+            next
+        }
+    }
+}
+
 fn ready_placeholder() -> Ready {
     Box::new(|| Ok(()))
 }
