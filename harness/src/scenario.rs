@@ -360,7 +360,8 @@ impl Ctx {
     /// steps change: while it returns `Err(what it waits on)` it is called again after every step
     /// that touches one of those objects, and only then. A readiness that changes with no such
     /// step stops the execution with a misuse of the step contract (checked at every look in a
-    /// build with debug assertions, at every 64th otherwise, and before any deadlock is reported).
+    /// build with debug assertions or with up to 8 threads, at every 64th otherwise, and before
+    /// any deadlock is reported).
     pub fn step<R>(
         &self,
         object: &str,

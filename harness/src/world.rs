@@ -348,6 +348,10 @@ const OBJECT_TICKETS: usize = 16;
 /// `World::look`); with debug assertions, every look does.
 const VERIFY_EVERY: usize = 64;
 
+/// With at most this many threads, every look looks at every waiting thread, in any build: that
+/// costs a few `ready` calls per step, and the programs users write most have few threads.
+const VERIFY_ALWAYS_UP_TO: usize = 8;
+
 pub(crate) struct World {
     /// Set to end the execution quietly: the shuttle scheduler wrappers watch it and stop the
     /// execution at the next scheduling point (`None` under loom, which has no such stop).
@@ -1011,8 +1015,9 @@ impl World {
     /// (their objects are in `touched`): a step's `ready` may depend only on the objects its step
     /// is declared on, which only steps change (see [`crate::Ctx::step`]), so only the waiting
     /// steps on a top-level object that a step since the last look touched are looked at, and the
-    /// cost of a step does not grow with the number of threads that wait. With `all` (and in every look of a build with
-    /// debug assertions, and every [`VERIFY_EVERY`]th otherwise) every waiting step is looked at,
+    /// cost of a step does not grow with the number of threads that wait. With `all` (and in every
+    /// look of a build with debug assertions or of a world of at most [`VERIFY_ALWAYS_UP_TO`]
+    /// threads, and every [`VERIFY_EVERY`]th otherwise) every waiting step is looked at,
     /// and one whose readiness changed with no step on its objects stops the execution with a
     /// misuse of the step contract: the search would otherwise rest on a stale answer.
     ///
@@ -1023,7 +1028,10 @@ impl World {
         touched.dedup();
         st.looks += 1;
         let look = st.looks;
-        let verify = all || cfg!(debug_assertions) || look.is_multiple_of(VERIFY_EVERY);
+        let verify = all
+            || cfg!(debug_assertions)
+            || st.threads.len() <= VERIFY_ALWAYS_UP_TO
+            || look.is_multiple_of(VERIFY_EVERY);
         let _in = InStep::enter(&self.in_step);
         // The waiting threads a step touched: those listed on a touched top-level object that
         // still wait at a step on it. Two objects overlap only if their top-level objects are the

@@ -134,8 +134,8 @@ fn read_outside_step(ctx: &Ctx) {
 }
 
 /// t1's step on `gate` waits until a flag is set, but the flag is not `gate`'s state. Without
-/// `says_so`, t2 sets it in a step on `other`: the step is declared on what it does not read (a
-/// misuse). With it, t2 sets the flag between steps and says so (`Ctx::touch("gate")`), as code
+/// `says_so`, t2 sets it in a step on `other` (the step is declared on what it does not read: a
+/// misuse), then makes a step on `gate`. With it, t2 sets the flag between steps and says so (`Ctx::touch("gate")`), as code
 /// that holds the gate alone may: no misuse, and t1 passes.
 fn flag_gate(ctx: &Ctx, says_so: bool) {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -158,6 +158,9 @@ fn flag_gate(ctx: &Ctx, says_so: bool) {
             c2.step("other", || Ok(()), || ((), Step::new("work()", "ok")));
         } else {
             c2.step("other", || Ok(()), move || (set.store(true, Ordering::SeqCst), Step::new("set(flag)", "ok")));
+            // A later step on `gate` would let t1 pass, late: nothing deadlocks, so only looking
+            // at every waiting step after set(flag) finds the misuse.
+            c2.step("gate", || Ok(()), || ((), Step::new("poke(gate)", "ok")));
         }
     });
     t1.join().unwrap();
