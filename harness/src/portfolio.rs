@@ -5,19 +5,27 @@
 //! Why a portfolio: the benchmark shows that no single search wins on every shape of bug. The
 //! step-level `surw` (see [`crate::surw`]), which weights its walk by each thread's remaining steps
 //! on shared objects, finds most bugs in a few executions at any thread count and among long
-//! threads, and found every bug of the benchmark in every seed; shuttle's PCT with depth 3 is
-//! faster on some of the catalog (process-kill) and on deep bugs among few threads; the step-level
+//! threads; shuttle's PCT with depth 3 covers what it is slowest on (a condition-variable gate
+//! among 100 threads: median 10 executions where `surw` needs hundreds and misses some seeds
+//! within 2,000; broadcast-close); the step-level
 //! bounded search finds every bug of a given preemption depth with certainty, and only it can prove
-//! a `holds`, but it walks its space in a fixed order. Slices double every round (1, 2, 4, …
-//! executions per member), so a bug that one member finds in `x` executions costs the portfolio at
-//! most about `members × 2x`, and usually much less, while a `holds` proof still ends with the
-//! bounded search complete. The members and the slices were chosen by simulating every ordered
-//! choice of up to four of the single strategies (shuttle's random, urw, PCT; the step-level pos,
-//! surw, step-pct; bounded), and slices growing every one, two or three rounds, on the per-seed
-//! results of `interleave bench --json` (`ci/portfolio_sim.py`, see the README): among those with a
-//! bounded member, this one had the lowest total of medians over the catalog and the family's 18
-//! shapes (2 to 100 threads, long threads, depth 1 to 5, one or several openers, locks and a
-//! condition-variable gate).
+//! a `holds`, but it walks its space in a fixed order.
+//!
+//! The slices ([`Slices`]) are not the same for every member: `surw` gets 8 executions a round and
+//! `pct` 4, doubling every third round, and the bounded search 1, doubling every round. Bugs are
+//! found early or not at all by sampling (most of the benchmark's within a few dozen executions), so
+//! the samplers get most of the first rounds: a bug that `surw` finds within 8 executions costs the
+//! portfolio no more. A proof is the bounded search's whole space, and its slices soon outgrow the
+//! samplers': a `holds` whose bounded search takes `N` executions costs the portfolio about 2.6 N
+//! at N = 100 and 1.1 N at N = 10,000 (equal slices doubling together cost 3–4 N at any N).
+//!
+//! The members and the slices were chosen by simulation (`ci/portfolio_sim.py`, see the README) on
+//! the per-seed results of `interleave bench --json` over the catalog and the family's 18 shapes
+//! (2 to 100 threads, long threads, depth 1 to 5, one or several openers, locks and a
+//! condition-variable gate): every ordered choice of the bounded search and one or two samplers,
+//! each sampler's first slice 1, 2, 4 or 8 executions, doubling every one, two or three rounds.
+//! Among those whose proofs cost at most 3 N at N = 100, this one had about the lowest total of
+//! medians on two benchmark runs (5 seeds at budget 5,000, and 10 seeds at budget 2,000).
 
 use crate::bounded::{BoundedResult, Resumable};
 use crate::explore::{shuttle_free, FreeResult};
@@ -48,8 +56,31 @@ pub enum Member {
     StepPct(usize),
 }
 
-/// The default portfolio's members, in the order each round runs them.
-pub const MEMBERS: &[Member] = &[Member::Surw, Member::Pct(3), Member::Bounded];
+/// How many executions a member gets in each round: `first` in round 0, doubled every
+/// `doubles_every` rounds (at most 2^20 times `first`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slices {
+    /// The executions of its slice in round 0.
+    pub first: usize,
+    /// Rounds between doublings (at least 1).
+    pub doubles_every: u32,
+}
+
+impl Slices {
+    /// The executions of its slice in round `round`.
+    pub fn size(&self, round: u32) -> usize {
+        self.first.saturating_mul(1usize << (round / self.doubles_every.max(1)).min(20))
+    }
+}
+
+/// The default portfolio's members, in the order each round runs them, with their slices: the
+/// samplers' large and slowly growing, the bounded search's small and doubling every round (see
+/// the module's documentation).
+pub const MEMBERS: &[(Member, Slices)] = &[
+    (Member::Surw, Slices { first: 8, doubles_every: 3 }),
+    (Member::Pct(3), Slices { first: 4, doubles_every: 3 }),
+    (Member::Bounded, Slices { first: 1, doubles_every: 1 }),
+];
 
 impl Member {
     /// Its label in reports.
@@ -119,7 +150,7 @@ pub enum MemberResult {
 /// member samples at most `iterations` executions. Returns each member's result, in order.
 pub fn run(
     variant: &'static Variant,
-    members: &[Member],
+    members: &[(Member, Slices)],
     seed: u64,
     budget: usize,
     iterations: usize,
@@ -127,7 +158,7 @@ pub fn run(
     let n = iterations.max(1);
     let mut states: Vec<(Member, State, bool)> = members
         .iter()
-        .map(|m| {
+        .map(|(m, _)| {
             let state = match *m {
                 Member::Random => shuttle(Box::new(RandomScheduler::new_from_seed(seed, n))),
                 Member::Urw => shuttle(Box::new(UrwRandomScheduler::new_from_seed(seed, n))),
@@ -145,19 +176,19 @@ pub fn run(
     let mut spent = 0;
     let mut round = 0u32;
     'rounds: while spent < budget && states.iter().any(|(_, _, done)| !done) {
-        let size = 1usize << round.min(20);
+        let sizes: Vec<usize> = members.iter().map(|(_, slices)| slices.size(round)).collect();
         round += 1;
         // The round the budget cannot pay in full is the last: the systematic member goes first in
         // it, because only it can turn a `holds` into a proof, and the samplers have had their
         // chances in every round before.
-        let active = states.iter().filter(|(_, _, done)| !*done).count();
         let mut order: Vec<usize> = (0..states.len()).filter(|&i| !states[i].2).collect();
-        if active.saturating_mul(size) > budget - spent {
+        let asked = order.iter().fold(0usize, |sum, &i| sum.saturating_add(sizes[i]));
+        if asked > budget - spent {
             order.sort_by_key(|&i| states[i].0 != Member::Bounded);
         }
         for i in order {
             let (_, state, done) = &mut states[i];
-            let size = size.min(budget - spent);
+            let size = sizes[i].min(budget - spent);
             if size == 0 {
                 break 'rounds;
             }

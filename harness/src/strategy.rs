@@ -39,7 +39,8 @@ pub enum Strategy {
     /// loom's model checker: unbounded and with preemption bounds 1, 2 and 3, which must agree.
     Exhaustive,
     /// Several searches side by side, a growing slice of executions each in turn (see
-    /// [`crate::portfolio`]): the step-level `surw`, shuttle's PCT with depth 3, and `bounded`.
+    /// [`crate::portfolio`]): the step-level `surw` (8 a round), shuttle's PCT with depth 3 (4),
+    /// both doubling every third round, and `bounded` (1, doubling every round).
     Portfolio,
 }
 
