@@ -269,3 +269,21 @@ fn merge(into: &mut FreeResult, r: FreeResult) {
         into.counterexample = r.counterexample;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Slices;
+
+    #[test]
+    fn a_slice_doubles_every_so_many_rounds_and_stops_growing_at_two_to_the_twentieth() {
+        let sampler = Slices { first: 8, doubles_every: 3 };
+        let sizes: Vec<usize> = (0..7).map(|r| sampler.size(r)).collect();
+        assert_eq!(sizes, [8, 8, 8, 16, 16, 16, 32]);
+        let bounded = Slices { first: 1, doubles_every: 1 };
+        assert_eq!((0..4).map(|r| bounded.size(r)).collect::<Vec<_>>(), [1, 2, 4, 8]);
+        assert_eq!(bounded.size(40), 1 << 20);
+        // A zero `doubles_every` is read as 1, and a huge first slice saturates.
+        assert_eq!(Slices { first: 1, doubles_every: 0 }.size(3), 8);
+        assert_eq!(Slices { first: usize::MAX, doubles_every: 1 }.size(5), usize::MAX);
+    }
+}
