@@ -135,8 +135,8 @@ fn read_outside_step(ctx: &Ctx) {
 
 /// t1's step on `gate` waits until a flag is set, but the flag is not `gate`'s state. Without
 /// `says_so`, t2 sets it in a step on `other` (the step is declared on what it does not read: a
-/// misuse), then makes a step on `gate`. With it, t2 sets the flag between steps and says so (`Ctx::touch("gate")`), as code
-/// that holds the gate alone may: no misuse, and t1 passes.
+/// misuse), then makes a step on `gate`. With it, t2 sets the flag between steps and says so
+/// (`Ctx::touch("gate")`), as code that holds the gate alone may: no misuse, and t1 passes.
 fn flag_gate(ctx: &Ctx, says_so: bool) {
     use std::sync::atomic::{AtomicBool, Ordering};
     let flag = std::sync::Arc::new(AtomicBool::new(false));
