@@ -102,6 +102,8 @@ fn the_default_proves_audit_fix_in_under_twice_the_bounded_search_alone() {
     let default = common::check_with(SCENARIO, "audit-fix", Strategy::DEFAULT, 100_000);
     for r in [&alone, &default] {
         assert!(r.exhaustive && r.outcome == Expect::Holds, "{r:#?}");
+        // A proof whose racy window was reached: every witness, in both searches.
+        assert!(r.ok && !r.witnesses.is_empty() && r.witnesses.iter().all(|w| w.reached), "{r:#?}");
     }
     assert!(
         default.executions < 2 * alone.executions,

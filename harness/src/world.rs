@@ -1421,8 +1421,6 @@ impl World {
     }
 }
 
-/// What a woken thread's readiness is when its own was dropped (it was cancelled while waiting):
-/// never consulted, since the thread ends at the top of its next attempt.
 /// `name`'s number in `names`: the next free one for a name not seen before.
 fn intern(names: &mut std::collections::BTreeMap<String, usize>, name: &str) -> usize {
     match names.get(name) {
@@ -1435,6 +1433,8 @@ fn intern(names: &mut std::collections::BTreeMap<String, usize>, name: &str) -> 
     }
 }
 
+/// What a woken thread's readiness is when its own was dropped (it was cancelled while waiting):
+/// never consulted, since the thread ends at the top of its next attempt.
 fn ready_placeholder() -> Ready {
     Box::new(|| Ok(()))
 }
